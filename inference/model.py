@@ -1,0 +1,196 @@
+"""One encoder, two heads (stance and sentiment), and the model bundle that alone rebuilds them.
+
+A bundle is a directory with fixed file names:
+
+- `model.safetensors`: every weight (encoder and heads); loading never unpickles anything
+- `config.json`: the encoder architecture (so no base model is needed to load)
+- tokenizer files, with the marker tokens
+- `model.json`: label lists, encoding settings, pooling, temperatures, base model, versions
+- written by training next to them: `train_config.yaml`, `metrics.json`, `train_log.jsonl`, `README.md`
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import platform
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .encoding import EncodingSettings
+from .errors import BundleError, ConfigError
+
+BUNDLE_FORMAT_VERSION = 1
+WEIGHTS_NAME = "model.safetensors"
+MODEL_JSON = "model.json"
+ENCODER_CONFIG = "config.json"
+
+
+def resolve_base_model(base: str) -> str:
+    """`package:NAME` -> the model directory shipped inside that installed package; else unchanged.
+
+    A local directory or a hub id is passed to transformers as is (a hub id needs a network).
+    """
+    if not base.startswith("package:"):
+        return base
+    name = base.removeprefix("package:")
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        raise ConfigError(
+            f"model.base: {base!r}: package {name!r} is not installed; pip install {name.replace('_', '-')}, "
+            "or set model.base to a local encoder directory or a hub id"
+        ) from None
+    getter = getattr(module, "get_model_path", None)
+    path = Path(getter()) if callable(getter) else Path(module.__file__).parent / "model"
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"model.base: {base!r}: no encoder found in {path} (expected config.json there)")
+    return str(path)
+
+
+@dataclass
+class ModelInfo:
+    """The content of model.json."""
+
+    labels: dict[str, list[str]]
+    encoding: EncodingSettings
+    pooling: str = "cls_marker"
+    dropout: float = 0.1
+    base_model: str = ""
+    temperatures: dict[str, float] = field(default_factory=dict)
+    training_data: list[dict] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    model_id: str = ""
+    format_version: int = BUNDLE_FORMAT_VERSION
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["encoding"] = self.encoding.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelInfo:
+        data = dict(data)
+        data["encoding"] = EncodingSettings.from_dict(data["encoding"])
+        return cls(**data)
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("actorstance", "torch", "transformers", "tokenizers", "safetensors"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+class ActorStanceModel(nn.Module):
+    """Transformer encoder with one linear head per task over a pooled actor representation."""
+
+    def __init__(self, encoder: nn.Module, info: ModelInfo, start_token_ids: list[int]):
+        super().__init__()
+        self.encoder = encoder
+        self.info = info
+        hidden = encoder.config.hidden_size
+        width = 2 * hidden if info.pooling == "cls_marker" else hidden
+        self.heads = nn.ModuleDict(
+            {task: nn.Sequential(nn.Dropout(info.dropout), nn.Linear(width, len(labels)))
+             for task, labels in info.labels.items()}
+        )
+        self.register_buffer("start_token_ids", torch.tensor(start_token_ids, dtype=torch.long), persistent=False)
+
+    def pool(self, input_ids: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        cls = hidden[:, 0]
+        if self.info.pooling == "cls":
+            return cls
+        # first actor start marker of each row; rows without one (cannot happen after encoding) fall back to [CLS]
+        position = torch.isin(input_ids, self.start_token_ids).int().argmax(dim=1)
+        marker = hidden[torch.arange(hidden.size(0), device=hidden.device), position]
+        return marker if self.info.pooling == "marker" else torch.cat([cls, marker], dim=-1)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        pooled = self.pool(input_ids, hidden)
+        return {task: head(pooled) for task, head in self.heads.items()}
+
+
+def build_model(encoder: nn.Module, tokenizer, info: ModelInfo) -> ActorStanceModel:
+    start_ids = tokenizer.convert_tokens_to_ids(info.encoding.start_tokens())
+    if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in start_ids:
+        raise BundleError("the tokenizer lacks the actor marker tokens; was add_marker_tokens called?")
+    return ActorStanceModel(encoder, info, start_ids)
+
+
+def weights_fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def save_bundle(model: ActorStanceModel, tokenizer, directory: str | Path, name: str | None = None) -> ModelInfo:
+    """Write weights, encoder config, tokenizer and model.json; returns the info with its model_id.
+
+    The model_id is `name` (default: the directory's name) plus a fingerprint of the weights.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+    model.encoder.config.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    info = model.info
+    info.versions = library_versions()
+    info.model_id = f"{name or directory.name}-{weights_fingerprint(directory / WEIGHTS_NAME)}"
+    (directory / MODEL_JSON).write_text(json.dumps(info.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return info
+
+
+def load_bundle(directory: str | Path) -> tuple[ActorStanceModel, object]:
+    """Rebuild the model and its tokenizer from a bundle directory alone; fails with what differs."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise BundleError(f"model bundle {directory} does not exist; train one with `actorstance train CONFIG`")
+    for name in (MODEL_JSON, WEIGHTS_NAME, ENCODER_CONFIG):
+        if not (directory / name).is_file():
+            raise BundleError(f"model bundle {directory} is incomplete: {name} is missing")
+    try:
+        raw = json.loads((directory / MODEL_JSON).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise BundleError(f"{directory / MODEL_JSON} is not valid JSON ({err})") from None
+    version = raw.get("format_version")
+    if version != BUNDLE_FORMAT_VERSION:
+        raise BundleError(
+            f"model bundle {directory} has format version {version!r}; this actorstance reads version "
+            f"{BUNDLE_FORMAT_VERSION}: retrain it or use the actorstance version that wrote it"
+        )
+    try:
+        info = ModelInfo.from_dict(raw)
+    except (TypeError, KeyError) as err:
+        raise BundleError(f"{directory / MODEL_JSON}: unexpected content ({err})") from None
+    tokenizer = AutoTokenizer.from_pretrained(str(directory))
+    encoder = AutoModel.from_config(AutoConfig.from_pretrained(str(directory)))
+    model = build_model(encoder, tokenizer, info)
+    try:
+        state = load_file(str(directory / WEIGHTS_NAME))
+    except Exception as err:  # safetensors raises its own error types for truncated or corrupt files
+        raise BundleError(f"{directory / WEIGHTS_NAME} cannot be read ({err}); the file is damaged") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
+        raise BundleError(
+            f"weights in {directory} do not match model.json (labels or encoder differ): {first}"
+        ) from None
+    model.eval()
+    return model, tokenizer

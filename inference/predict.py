@@ -1,0 +1,73 @@
+"""Batched prediction: length-sorted batches, dynamic padding, inference mode, calibrated softmax."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .encoding import PairInput, encode_pairs
+from .model import ActorStanceModel, ModelInfo, load_bundle
+
+
+def pad_batch(rows: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        attention[i, : len(row)] = 1
+    return input_ids, attention
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, so padding stays small."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class Predictor:
+    """Scores (sentence, actor) pairs with a loaded model; returns probabilities per task."""
+
+    def __init__(self, model: ActorStanceModel, tokenizer, batch_size: int = 64, threads: int | None = None):
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    @classmethod
+    def from_bundle(cls, path: str | Path, batch_size: int = 64, threads: int | None = None) -> Predictor:
+        model, tokenizer = load_bundle(path)
+        return cls(model, tokenizer, batch_size, threads)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.model.info
+
+    def logits(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
+        """Raw (uncalibrated) logits per task, in input order."""
+        encoded = encode_pairs(self.tokenizer, pairs, self.info.encoding)
+        out = {task: np.zeros((len(pairs), len(labels)), dtype=np.float32) for task, labels in self.info.labels.items()}
+        with torch.inference_mode():
+            for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
+                input_ids, attention = pad_batch([encoded[i] for i in batch], self.pad_id)
+                for task, logits in self.model(input_ids, attention).items():
+                    out[task][batch] = logits.float().numpy()
+        return out
+
+    def predict(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
+        """Calibrated probabilities per task (rows sum to 1), in input order."""
+        return {
+            task: softmax(logits / self.info.temperatures.get(task, 1.0))
+            for task, logits in self.logits(pairs).items()
+        }
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)

@@ -1,0 +1,87 @@
+"""Train -> save -> load -> predict on the tiny random-init encoder."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from inference.encoding import PairInput
+from inference.errors import BundleError
+from inference.model import load_bundle
+from inference.predict import Predictor
+
+PAIRS = [
+    PairInput("Russia and Ukraine signed a grain export deal.", ((0, 6),)),
+    PairInput("Russia and Ukraine signed a grain export deal.", ((11, 18),)),
+    PairInput("Iranian drones struck a tanker.", ((0, 7),), "state"),
+]
+
+
+def test_bundle_files(tiny_bundle):
+    for name in ("model.safetensors", "config.json", "model.json", "tokenizer.json", "train_config.yaml",
+                 "metrics.json", "train_log.jsonl", "README.md"):
+        assert (tiny_bundle / name).is_file(), name
+    info = json.loads((tiny_bundle / "model.json").read_text())
+    assert info["labels"]["stance"] == ["cooperative", "adversarial", "neutral"]
+    assert info["encoding"] == {"max_length": 48, "marker_style": "plain"}
+    assert info["versions"]["torch"] and info["format_version"] == 1
+    metrics = json.loads((tiny_bundle / "metrics.json").read_text())
+    assert set(metrics["dev"]) == {"stance", "sentiment"}
+    assert len((tiny_bundle / "train_log.jsonl").read_text().splitlines()) == 2
+
+
+def test_reload_gives_identical_probabilities(tiny_bundle):
+    first = Predictor.from_bundle(tiny_bundle).predict(PAIRS)
+    second = Predictor.from_bundle(tiny_bundle).predict(PAIRS)
+    for task in first:
+        np.testing.assert_array_equal(first[task], second[task])
+        np.testing.assert_allclose(first[task].sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_batching_does_not_change_predictions(tiny_bundle):
+    one = Predictor.from_bundle(tiny_bundle, batch_size=1).predict(PAIRS)
+    many = Predictor.from_bundle(tiny_bundle, batch_size=64).predict(PAIRS)
+    for task in one:
+        np.testing.assert_allclose(one[task], many[task], atol=1e-5)
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path):
+    target = tmp_path / "copy"
+    shutil.copytree(tiny_bundle, target)
+    return target
+
+
+def test_missing_file(bundle_copy):
+    (bundle_copy / "model.safetensors").unlink()
+    with pytest.raises(BundleError, match="incomplete: model.safetensors is missing"):
+        load_bundle(bundle_copy)
+
+
+def test_wrong_format_version(bundle_copy):
+    info = json.loads((bundle_copy / "model.json").read_text())
+    info["format_version"] = 99
+    (bundle_copy / "model.json").write_text(json.dumps(info))
+    with pytest.raises(BundleError, match="format version 99"):
+        load_bundle(bundle_copy)
+
+
+def test_labels_disagreeing_with_weights(bundle_copy):
+    info = json.loads((bundle_copy / "model.json").read_text())
+    info["labels"]["stance"].append("hostile")
+    (bundle_copy / "model.json").write_text(json.dumps(info))
+    with pytest.raises(BundleError, match="do not match model.json"):
+        load_bundle(bundle_copy)
+
+
+def test_truncated_weights(bundle_copy):
+    weights = bundle_copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(BundleError, match="damaged"):
+        load_bundle(bundle_copy)
+
+
+def test_not_a_bundle(tmp_path):
+    with pytest.raises(BundleError, match="does not exist"):
+        load_bundle(tmp_path / "nothing")

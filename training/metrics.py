@@ -1,0 +1,37 @@
+"""Classification metrics per task (scikit-learn), shared by training and evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+from .calibration import expected_calibration_error
+
+
+def task_metrics(labels: list[str], targets: np.ndarray, probs: np.ndarray) -> dict:
+    """n, accuracy, macro-F1, macro-F1 over non-neutral classes, per-class P/R/F1, ECE."""
+    predicted = probs.argmax(axis=1)
+    indices = list(range(len(labels)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        targets, predicted, labels=indices, zero_division=0
+    )
+    polar = [i for i, name in enumerate(labels) if name != "neutral"]
+    return {
+        "n": int(len(targets)),
+        "accuracy": float(accuracy_score(targets, predicted)),
+        "macro_f1": float(f1_score(targets, predicted, labels=indices, average="macro", zero_division=0)),
+        "macro_f1_polar": float(f1_score(targets, predicted, labels=polar, average="macro", zero_division=0)),
+        "per_class": {
+            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                   "support": int(support[i])}
+            for i, name in enumerate(labels)
+        },
+        "ece": expected_calibration_error(probs, targets),
+    }
+
+
+def label_targets(pairs, task: str, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the pairs labelled for `task` and their label ids."""
+    rows = [i for i, p in enumerate(pairs) if p.labels.get(task) is not None]
+    targets = np.array([labels.index(pairs[i].labels[task]) for i in rows], dtype=np.int64)
+    return np.array(rows, dtype=np.int64), targets

