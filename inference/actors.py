@@ -16,6 +16,7 @@ on one Aho-Corasick automaton (pyahocorasick), so cost grows with text length, n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,7 +147,7 @@ class ActorDictionary:
             occupied[start:end] = b"\x01" * (end - start)
             taken.append((start, end, actor_id, person))
         taken.sort()
-        return [Mention(a, s, e, text[s:e], p) for s, e, a, p in taken]
+        return _merge_titles([Mention(a, s, e, text[s:e], p) for s, e, a, p in taken], text)
 
     def name(self, actor_id: str) -> str:
         actor = self.actors.get(actor_id)
@@ -155,6 +156,28 @@ class ActorDictionary:
     def type(self, actor_id: str) -> str:
         actor = self.actors.get(actor_id)
         return actor.type if actor else "unknown"
+
+
+_TITLE_GAP = re.compile(r"^(?:\s+(?:[A-Z][\w.'-]*|of|the|for|and)){1,5}\s+$")
+
+
+def _merge_titles(mentions: list[Mention], text: str) -> list[Mention]:
+    """Join a mention and the next one of the same actor when only title words lie between them.
+
+    "Russian Foreign Minister Sergey Lavrov" becomes one mention rather than "Russian" and
+    "Sergey Lavrov", as annotators mark it in the corpus the model learns from.
+    """
+    merged: list[Mention] = []
+    for mention in mentions:
+        last = merged[-1] if merged else None
+        if (last is not None and last.actor_id == mention.actor_id
+                and _TITLE_GAP.match(text[last.end : mention.start])
+                and not text[last.end : mention.start].strip().startswith("and")):
+            merged[-1] = Mention(last.actor_id, last.start, mention.end, text[last.start : mention.end],
+                                 mention.person or last.person)
+        else:
+            merged.append(mention)
+    return merged
 
 
 def _is_word(char: str) -> bool:

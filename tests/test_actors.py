@@ -52,3 +52,12 @@ def test_person_of_unknown_actor_is_rejected(tmp_path):
 def test_missing_path_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         ActorDictionary.from_paths([tmp_path / "nope"])
+
+
+def test_title_words_between_mentions_of_one_actor_join_them(dictionary):
+    assert found(dictionary, "Russian Foreign Minister Sergey Lavrov and US Secretary of State John Kerry met.") == [
+        ("RUS", "Russian Foreign Minister Sergey Lavrov"), ("USA", "US Secretary of State John Kerry")
+    ]
+    # a conjunction or a lower-case word between them keeps two mentions
+    assert found(dictionary, "Russia and Lavrov") == [("RUS", "Russia"), ("RUS", "Lavrov")]
+    assert found(dictionary, "Russian troops and Lavrov") == [("RUS", "Russian"), ("RUS", "Lavrov")]

@@ -31,7 +31,7 @@ def test_scores_documents_into_rows(tiny_bundle, documents_file, actors_dir, tmp
         ("d2", 0, "NATO"), ("d2", 0, "RUS"), ("d2", 0, "UKR"),
     }
     rus = next(r for r in rows if r["doc_id"] == "d1" and r["actor_id"] == "RUS")
-    assert [m["text"] for m in rus["mentions"]] == ["Russian", "Sergey Lavrov"]
+    assert [m["text"] for m in rus["mentions"]] == ["Russian Foreign Minister Sergey Lavrov"]
     assert rus["sentence"] == "Russian Foreign Minister Sergey Lavrov met John Kerry in Geneva."
     assert rus["date"] == "2016-08-26" and rus["actor_name"] == "Russia"
     text = json.loads(documents_file.read_text().splitlines()[0])["text"]
