@@ -7,6 +7,8 @@ actors:   # states, organisations, armed groups
   - {id: RUS, name: Russia, type: state, aliases: [Russia, Russian, Moscow, the Kremlin]}
 people:   # resolved to the actor they act for
   - {name: Sergey Lavrov, actor: RUS, role: foreign minister, years: [2004, null], aliases: [Lavrov]}
+ignore:   # phrases that contain an alias but name no actor ("Latin American", "South China Sea")
+  - Latin American
 ```
 
 Matching is case-sensitive (an alias also matches with its first letter capitalised and in
@@ -47,6 +49,7 @@ class Mention:
 class ActorDictionary:
     actors: dict[str, Actor] = field(default_factory=dict)
     aliases: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # alias -> (actor id, person)
+    ignored: set[str] = field(default_factory=set)  # consumed by longest match, then dropped
     _automaton: ahocorasick.Automaton | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ building
@@ -96,8 +99,13 @@ class ActorDictionary:
                 data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
             except yaml.YAMLError as err:
                 raise ConfigError(f"{file}: not valid YAML ({err})") from None
-            if not isinstance(data, dict) or set(data) - {"actors", "people"}:
-                raise ConfigError(f"{file}: expected top-level keys 'actors' and/or 'people'")
+            if not isinstance(data, dict) or set(data) - {"actors", "people", "ignore"}:
+                raise ConfigError(f"{file}: expected top-level keys 'actors', 'people' and/or 'ignore'")
+            ignore = data.get("ignore") or []
+            if not isinstance(ignore, list) or not all(isinstance(p, str) and p.strip() for p in ignore):
+                raise ConfigError(f"{file}: 'ignore' must be a list of non-empty phrases")
+            dictionary.ignored.update(p.strip() for p in ignore)
+            dictionary._automaton = None
             for i, entry in enumerate(data.get("actors") or []):
                 where = f"{file}: actors[{i}]"
                 _require(entry, ("id", "name", "type"), where)
@@ -123,12 +131,14 @@ class ActorDictionary:
                 existing = automaton.get(variant, None)
                 if existing is None or variant == alias:  # exact spellings win over case variants
                     automaton.add_word(variant, (len(variant), actor_id, person))
+        for phrase in self.ignored:
+            automaton.add_word(phrase, (len(phrase), None, None))
         automaton.make_automaton()
         return automaton
 
     def find(self, text: str) -> list[Mention]:
         """All mentions in `text`, word-bounded, longest first, non-overlapping, in text order."""
-        if not self.aliases or not text:
+        if not (self.aliases or self.ignored) or not text:
             return []
         if self._automaton is None:
             self._automaton = self._build()
@@ -147,7 +157,8 @@ class ActorDictionary:
             occupied[start:end] = b"\x01" * (end - start)
             taken.append((start, end, actor_id, person))
         taken.sort()
-        return _merge_titles([Mention(a, s, e, text[s:e], p) for s, e, a, p in taken], text)
+        mentions = [Mention(a, s, e, text[s:e], p) for s, e, a, p in taken if a is not None]
+        return _merge_titles(mentions, text)
 
     def name(self, actor_id: str) -> str:
         actor = self.actors.get(actor_id)

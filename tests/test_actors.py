@@ -61,3 +61,7 @@ def test_title_words_between_mentions_of_one_actor_join_them(dictionary):
     # a conjunction or a lower-case word between them keeps two mentions
     assert found(dictionary, "Russia and Lavrov") == [("RUS", "Russia"), ("RUS", "Lavrov")]
     assert found(dictionary, "Russian troops and Lavrov") == [("RUS", "Russian"), ("RUS", "Lavrov")]
+
+
+def test_ignored_phrases_hide_the_alias_inside_them(dictionary):
+    assert found(dictionary, "Latin American leaders met American officials.") == [("USA", "American")]

@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = verbs.add_parser("evaluate", help="evaluate a model bundle on labelled sets")
     _add_config_args(evaluate)
     evaluate.add_argument("--compare", metavar="OTHER_BUNDLE", help="evaluate a second bundle side by side")
+    report = verbs.add_parser("report", help="summarise a scored file: actors, periods, co-mentions")
+    report.add_argument("scored", help="scored rows (.jsonl, .parquet or .csv)")
+    report.add_argument("--out", help="report directory (default: next to the scored file)")
+    report.add_argument("--period", choices=["month", "year"], default="month")
+    report.add_argument("--top", type=int, default=20, help="actors and pairs shown")
     data = verbs.add_parser("data", help="labelled-data tools").add_subparsers(dest="data_verb", required=True)
     check = data.add_parser("check", help="validate labelled pair files or a corpus directory")
     check.add_argument("paths", nargs="+", help="JSONL files or directories")
@@ -59,6 +64,10 @@ def run(argv: list[str]) -> int:
 
         out = evaluate(config, compare=args.compare, show_progress=not args.quiet)
         print(f"evaluation report written to {out}")
+    elif args.verb == "report":
+        from .summarise import report
+
+        print(f"corpus report written to {report(args.scored, args.out, args.period, args.top)}")
     elif args.verb == "data":
         from . import corpus
 

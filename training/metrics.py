@@ -35,3 +35,30 @@ def label_targets(pairs, task: str, labels: list[str]) -> tuple[np.ndarray, np.n
     rows = [i for i, p in enumerate(pairs) if p.labels.get(task) is not None]
     targets = np.array([labels.index(pairs[i].labels[task]) for i in rows], dtype=np.int64)
     return np.array(rows, dtype=np.int64), targets
+
+
+def _macro_f1_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    """Macro-F1 for a stack of confusion matrices (..., k, k); classes absent from both sides count 0."""
+    tp = np.diagonal(confusion, axis1=-2, axis2=-1).astype(float)
+    predicted = confusion.sum(axis=-2)
+    actual = confusion.sum(axis=-1)
+    denominator = predicted + actual
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return f1.mean(axis=-1)
+
+
+def bootstrap_samples(n: int, resamples: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
+def bootstrap_scores(targets: np.ndarray, predicted: np.ndarray, k: int, samples: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy and macro-F1 of each bootstrap resample (rows of `samples` index the pairs)."""
+    t, p = targets[samples], predicted[samples]
+    codes = t * k + p
+    confusion = np.stack([np.bincount(row, minlength=k * k) for row in codes]).reshape(-1, k, k)
+    return {"accuracy": (t == p).mean(axis=1), "macro_f1": _macro_f1_from_confusion(confusion)}
+
+
+def interval(values: np.ndarray, level: float = 0.95) -> list[float]:
+    low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return [float(low), float(high)]
