@@ -12,7 +12,7 @@ _EXPORTS = {
     "EncodingSettings": "encoding", "PairInput": "encoding", "encode_pairs": "encoding", "mark_actor": "encoding",
     "ActorstanceError": "errors", "BundleError": "errors", "ConfigError": "errors", "DataError": "errors",
     "InputError": "errors",
-    "ActorStanceModel": "model", "ModelInfo": "model", "load_bundle": "model", "save_bundle": "model",
+    "ActorStanceModel": "model", "ModelInfo": "bundle", "load_bundle": "model", "save_bundle": "model",
     "Predictor": "predict",
     "RunSummary": "score", "score": "score",
     "Sentence": "segment", "split_sentences": "segment",

@@ -130,10 +130,22 @@ class SegmentationConfig(Section):
     max_sentence_chars: int = Field(2000, ge=50, title="longer sentences are cut into pieces of this size")
 
 
+class RayConfig(Section):
+    address: str = Field("local", title="'local' starts Ray on this machine; else a cluster address (ray://host:10001)")
+    concurrency: int = Field(1, ge=1, title="model workers (actors), each loads the bundle once")
+    batch_size: int = Field(64, ge=1, title="documents per map_batches call")
+    num_cpus: float = Field(1.0, gt=0, title="CPUs per worker")
+    num_gpus: float = Field(0.0, ge=0, title="GPUs per worker")
+
+
 class ScoringConfig(Section):
-    batch_size: int = Field(64, ge=1)
-    threads: int | None = Field(None, ge=1)
-    backend: Literal["torch"] = "torch"
+    batch_size: int = Field(64, ge=1, title="pairs per forward pass")
+    threads: int | None = Field(None, ge=1, title="CPU threads for the model; default: all cores")
+    backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch", title="onnx backends are exported into the bundle at first use (or by `actorstance export`)"
+    )
+    engine: Literal["local", "ray"] = Field("local", title="local: this process; ray: Ray Data map_batches")
+    ray: RayConfig = Field(default_factory=RayConfig)
 
 
 class ScoreConfig(Section):

@@ -1,35 +1,17 @@
-"""One encoder, two heads (stance and sentiment), and the model bundle that alone rebuilds them.
-
-A bundle is a directory with fixed file names:
-
-- `model.safetensors`: every weight (encoder and heads); loading never unpickles anything
-- `config.json`: the encoder architecture (so no base model is needed to load)
-- tokenizer files, with the marker tokens
-- `model.json`: label lists, encoding settings, pooling, temperatures, base model, versions
-- written by training next to them: `train_config.yaml`, `metrics.json`, `train_log.jsonl`, `README.md`
-"""
+"""One encoder, two heads (stance and sentiment); saving and loading them as a bundle (see bundle.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
-import platform
-from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .encoding import EncodingSettings
+from .bundle import MODEL_JSON, WEIGHTS_NAME, ModelInfo, library_versions, read_model_info, weights_fingerprint
 from .errors import BundleError, ConfigError
-
-BUNDLE_FORMAT_VERSION = 1
-WEIGHTS_NAME = "model.safetensors"
-MODEL_JSON = "model.json"
-ENCODER_CONFIG = "config.json"
 
 
 def resolve_base_model(base: str) -> str:
@@ -52,43 +34,6 @@ def resolve_base_model(base: str) -> str:
     if not (path / "config.json").is_file():
         raise ConfigError(f"model.base: {base!r}: no encoder found in {path} (expected config.json there)")
     return str(path)
-
-
-@dataclass
-class ModelInfo:
-    """The content of model.json."""
-
-    labels: dict[str, list[str]]
-    encoding: EncodingSettings
-    pooling: str = "cls_marker"
-    dropout: float = 0.1
-    base_model: str = ""
-    temperatures: dict[str, float] = field(default_factory=dict)
-    training_data: list[dict] = field(default_factory=list)
-    versions: dict[str, str] = field(default_factory=dict)
-    model_id: str = ""
-    format_version: int = BUNDLE_FORMAT_VERSION
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["encoding"] = self.encoding.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ModelInfo:
-        data = dict(data)
-        data["encoding"] = EncodingSettings.from_dict(data["encoding"])
-        return cls(**data)
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("actorstance", "torch", "transformers", "tokenizers", "safetensors"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 class ActorStanceModel(nn.Module):
@@ -128,14 +73,6 @@ def build_model(encoder: nn.Module, tokenizer, info: ModelInfo) -> ActorStanceMo
     return ActorStanceModel(encoder, info, start_ids)
 
 
-def weights_fingerprint(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
-
-
 def save_bundle(model: ActorStanceModel, tokenizer, directory: str | Path, name: str | None = None) -> ModelInfo:
     """Write weights, encoder config, tokenizer and model.json; returns the info with its model_id.
 
@@ -159,25 +96,7 @@ def load_bundle(directory: str | Path) -> tuple[ActorStanceModel, object]:
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     directory = Path(directory)
-    if not directory.is_dir():
-        raise BundleError(f"model bundle {directory} does not exist; train one with `actorstance train CONFIG`")
-    for name in (MODEL_JSON, WEIGHTS_NAME, ENCODER_CONFIG):
-        if not (directory / name).is_file():
-            raise BundleError(f"model bundle {directory} is incomplete: {name} is missing")
-    try:
-        raw = json.loads((directory / MODEL_JSON).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise BundleError(f"{directory / MODEL_JSON} is not valid JSON ({err})") from None
-    version = raw.get("format_version")
-    if version != BUNDLE_FORMAT_VERSION:
-        raise BundleError(
-            f"model bundle {directory} has format version {version!r}; this actorstance reads version "
-            f"{BUNDLE_FORMAT_VERSION}: retrain it or use the actorstance version that wrote it"
-        )
-    try:
-        info = ModelInfo.from_dict(raw)
-    except (TypeError, KeyError) as err:
-        raise BundleError(f"{directory / MODEL_JSON}: unexpected content ({err})") from None
+    info = read_model_info(directory)
     tokenizer = AutoTokenizer.from_pretrained(str(directory))
     encoder = AutoModel.from_config(AutoConfig.from_pretrained(str(directory)))
     model = build_model(encoder, tokenizer, info)

@@ -22,7 +22,6 @@ from .config import ScoreConfig
 from .encoding import PairInput
 from .errors import InputError
 from .io import RawRow, RowWriter, detect_format, read_rows, write_json
-from .predict import Predictor
 from .segment import split_sentences
 
 
@@ -201,14 +200,37 @@ def default_side_path(output: str, suffix: str) -> str:
     return str(path.with_name(f"{stem}.{suffix}"))
 
 
-def score(config: ScoreConfig, show_progress: bool = True) -> RunSummary:
-    """Score `config.input` into `config.output`; returns (and writes) the run summary."""
+def load_predictor(config: ScoreConfig):
+    """The model behind the configured backend: anything with `.info` and `.predict(pairs)`."""
+    scoring = config.scoring
+    if scoring.backend == "torch":
+        from .predict import Predictor
+
+        return Predictor.from_bundle(config.model, scoring.batch_size, scoring.threads)
+    from .onnx_backend import OnnxPredictor
+
+    return OnnxPredictor.from_bundle(config.model, quantized=scoring.backend == "onnx-int8",
+                                     batch_size=scoring.batch_size, threads=scoring.threads)
+
+
+def check_paths(config: ScoreConfig) -> str:
+    """Fail before any heavy work when the input cannot be read; returns the input format."""
     fmt = detect_format(config.input.path, config.input.format)
     detect_format(config.output.path)
     if not Path(config.input.path).is_file():
         raise InputError(f"input.path: file not found: {config.input.path}")
+    return fmt
+
+
+def score(config: ScoreConfig, show_progress: bool = True) -> RunSummary:
+    """Score `config.input` into `config.output`; returns (and writes) the run summary."""
+    if config.scoring.engine == "ray":
+        from .ray_engine import score_with_ray
+
+        return score_with_ray(config, show_progress)
+    fmt = check_paths(config)
     dictionary = ActorDictionary.from_paths(config.actors.paths) if config.input.kind == "documents" else None
-    predictor = Predictor.from_bundle(config.model, config.scoring.batch_size, config.scoring.threads)
+    predictor = load_predictor(config)
     info = predictor.info
     pairer = DocumentPairer(config, dictionary)
     rejects_path = config.output.rejects_path or default_side_path(config.output.path, "rejects.jsonl")

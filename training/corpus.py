@@ -95,7 +95,22 @@ def second_labels(raw_dir: Path) -> dict[tuple[str, int, str], dict]:
     return labels
 
 
-def doc_pairs(doc: dict, dictionary: ActorDictionary | None) -> list[dict]:
+def adjudications(path: Path) -> dict[tuple[str, int, str, str], dict]:
+    """Final labels of resolved disagreements keyed by (doc_id, sentence_index, actor_id, task)."""
+    if not path.is_file():
+        return {}
+    decisions = {}
+    for number, line in enumerate(open(path, encoding="utf-8"), 1):
+        if line.strip():
+            row = json.loads(line)
+            task = row.get("task")
+            if task not in TASKS or row.get("final") not in DEFAULT_LABELS[task]:
+                raise DataError(f"{path}:{number}: needs task in {TASKS} and a final label of that task")
+            decisions[(row["doc_id"], int(row["sentence_index"]), row["actor_id"], task)] = row
+    return decisions
+
+
+def doc_pairs(doc: dict, dictionary: ActorDictionary | None, decisions: dict | None = None) -> list[dict]:
     records = []
     for index, sentence in enumerate(doc["sentences"]):
         where = f"{doc['_where']} ({doc['doc_id']} sentence {index})"
@@ -103,13 +118,18 @@ def doc_pairs(doc: dict, dictionary: ActorDictionary | None) -> list[dict]:
         spans = locate_mentions(text, sentence["actors"], where)
         for actor in sentence["actors"]:
             (start, end), *others = spans[actor["id"]]
+            labels = {task: actor[task] for task in TASKS}
+            for task in TASKS:
+                decision = (decisions or {}).get((doc["doc_id"], index, actor["id"], task))
+                if decision:
+                    labels[task] = decision["final"]
             records.append({
                 "id": f"corpus:{doc['doc_id']}:{index}:{actor['id']}",
                 "source": "corpus",
                 "text": text,
                 "actor": {"text": text[start:end], "start": start, "end": end},
-                "stance": actor["stance"],
-                "sentiment": actor["sentiment"],
+                "stance": labels["stance"],
+                "sentiment": labels["sentiment"],
                 "meta": {
                     "doc_id": doc["doc_id"], "sentence_index": index, "actor_id": actor["id"],
                     "actor_type": dictionary.type(actor["id"]) if dictionary else "unknown",
@@ -127,11 +147,12 @@ def build(raw_dir: str | Path = "data/corpus/raw", out_dir: str | Path = "data/c
     """Write `{train,dev,test}.jsonl`, `documents/{split}.jsonl` and `agreement.json`; return counts."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     dictionary = ActorDictionary.from_paths(actor_paths or ["configs/actors"])
+    decisions = adjudications(out_dir / "adjudication.jsonl")
     pairs: dict[str, list[dict]] = {split: [] for split in SPLITS}
     documents: dict[str, list[dict]] = {split: [] for split in SPLITS}
     for doc in read_raw(raw_dir):
         split = split_of(doc["doc_id"])
-        pairs[split] += doc_pairs(doc, dictionary)
+        pairs[split] += doc_pairs(doc, dictionary, decisions)
         documents[split].append({
             "id": doc["doc_id"], "date": doc.get("date"), "source": "actorstance-corpus",
             "text": " ".join(s["text"] for s in doc["sentences"]),
@@ -140,7 +161,10 @@ def build(raw_dir: str | Path = "data/corpus/raw", out_dir: str | Path = "data/c
     for split in SPLITS:
         _write_jsonl(out_dir / f"{split}.jsonl", pairs[split])
         _write_jsonl(out_dir / "documents" / f"{split}.jsonl", documents[split])
-    agreement = agreement_report([p for split in SPLITS for p in pairs[split]], second_labels(raw_dir))
+    first_pass = [p for doc in read_raw(raw_dir) for p in doc_pairs(doc, None)]
+    agreement = agreement_report(first_pass, second_labels(raw_dir))
+    agreement["adjudicated_labels_changed"] = sum(
+        1 for d in decisions.values() if d["final"] != d.get("first"))
     (out_dir / "agreement.json").write_text(json.dumps(agreement, indent=2) + "\n", encoding="utf-8")
     return {split: {"documents": len(documents[split]), "pairs": len(pairs[split])} for split in SPLITS}
 
@@ -245,7 +269,19 @@ def check(paths: list[str], actor_paths: list[str] | None = None) -> CheckReport
         records[name] = rows
     _duplicates(records, report)
     _counts(records, report, is_corpus)
+    for raw in paths:
+        agreement_file = Path(raw) / "agreement.json"
+        if agreement_file.is_file():
+            report.lines.append(_agreement_line(json.loads(agreement_file.read_text(encoding="utf-8"))))
     return report
+
+
+def _agreement_line(agreement: dict) -> str:
+    parts = [f"{task} {a['agreement']:.1%} (kappa {a['cohen_kappa']:.2f}, {a['disagreements']} disagreements)"
+             for task in TASKS if (a := agreement.get(task))]
+    return (f"blind second labelling of {agreement.get('pairs_second_labelled', 0)} pairs: "
+            + ("; ".join(parts) or "none yet")
+            + f"; labels changed by adjudication: {agreement.get('adjudicated_labels_changed', 0)}")
 
 
 def _duplicates(records: dict[str, list[dict]], report: CheckReport) -> None:
