@@ -15,6 +15,10 @@ from functools import lru_cache
 import pysbd
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+")
+# pysbd's cost grows faster than linearly with paragraph length; longer paragraphs are first cut
+# at the last sentence-like end before this size, so a 2 MB wall of text stays linear.
+_BLOCK_CHARS = 5000
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,22 @@ def _cut(text: str, start: int, end: int, max_chars: int):
     yield _trimmed(text, start, end)
 
 
+def _blocks(text: str):
+    """Paragraphs, with over-long ones cut at sentence-like ends into blocks of at most _BLOCK_CHARS."""
+    for p_start, p_end in _paragraphs(text):
+        while p_end - p_start > _BLOCK_CHARS:
+            ends = [m.end() for m in _SENTENCE_END.finditer(text, p_start, p_start + _BLOCK_CHARS)]
+            cut = ends[-1] if ends else p_start + _BLOCK_CHARS
+            yield p_start, cut
+            p_start = cut
+        yield p_start, p_end
+
+
 def split_sentences(text: str, language: str = "en", max_chars: int = 2000) -> list[Sentence]:
     """Split `text` into sentences with offsets; empty and whitespace-only pieces are dropped."""
     segmenter = _segmenter(language)
     spans: list[tuple[int, int]] = []
-    for p_start, p_end in _paragraphs(text):
+    for p_start, p_end in _blocks(text):
         p_start, p_end = _trimmed(text, p_start, p_end)
         if p_start == p_end:
             continue
