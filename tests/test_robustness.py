@@ -68,7 +68,8 @@ def write_mixed(path, clean_path, n: int, seed: int = 7) -> dict[str, int]:
             else:
                 line, kind = bad_rows(rng, seen)
                 expected[kind] = expected.get(kind, 0) + 1
-                mixed.write((b'{"id": "u", "text": "\xff\xfe bad"}' if line == "INVALID_UTF8" else line.encode()) + b"\n")
+                raw = b'{"id": "u", "text": "\xff\xfe bad"}' if line == "INVALID_UTF8" else line.encode()
+                mixed.write(raw + b"\n")
     return expected
 
 
@@ -104,7 +105,8 @@ def test_ten_thousand_mixed_rows(tiny_bundle, actors_dir, tmp_path):
 
 def test_csv_rows_with_missing_and_extra_columns(tiny_bundle, actors_dir, tmp_path):
     source = tmp_path / "docs.csv"
-    source.write_text('id,text\na,NATO warned Moscow.\nb\nc,Iran met Syria.,extra\n"d","Kerry, in Geneva, met Lavrov."\n')
+    source.write_text('id,text\na,NATO warned Moscow.\nb\nc,Iran met Syria.,extra\n'
+                      '"d","Kerry, in Geneva, met Lavrov."\n')
     summary = score(config(tiny_bundle, source, tmp_path / "o.jsonl", actors_dir), show_progress=False)
     assert dict(summary.rejected_by_reason) == {"missing_columns": 1, "extra_columns": 1}
     assert summary.rows_scored == 2
