@@ -92,7 +92,6 @@ def test_check_passes_on_clean_file(actors_dir, tiny_pairs):
     assert "tiny" not in report.render() or "OK" in report.render()
 
 
-@pytest.mark.skipif(not (ROOT / "data/corpus/train.jsonl").is_file(), reason="corpus not built")
 def test_shipped_corpus_passes_data_check():
     report = check([str(ROOT / "data/corpus")], [str(ROOT / "configs/actors")])
     assert report.ok, report.render()

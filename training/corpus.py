@@ -65,6 +65,9 @@ def locate_mentions(text: str, actors: list[dict], where: str) -> dict[str, list
     spans: dict[str, list[tuple[int, int]]] = {}
     for start, end, actor_id in sorted(taken):
         spans.setdefault(actor_id, []).append((start, end))
+    for actor in actors:
+        if actor["id"] not in spans:
+            raise DataError(f"{where}: every mention of {actor['id']} lies inside another actor's longer mention")
     return spans
 
 
