@@ -30,6 +30,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/score_throughput.py
+	$(BIN)/python bench/score_memory.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,12 +1,17 @@
 """End-to-end scoring throughput against a reference measured in the same run.
 
     python bench/score_throughput.py [--bundle DIR] [--pairs 5000] [--reference-pairs 600]
+                                     [--backends torch,onnx,onnx-int8]
 
 Corpus: the shipped corpus documents (data/corpus/documents), repeated and shuffled until they
 give at least --pairs (sentence, actor) pairs. Measured on it, in one process:
 
 - actorstance end to end: `inference.score.score` (segmentation, actor matching, model, writing rows)
 - actorstance model only: `Predictor.predict` on the same pairs
+- the same two for every backend in --backends (torch always runs: it is the baseline), with each
+  backend's label agreement with torch (and of onnx-int8 with onnx), the ONNX export done beforehand
+- time from process start to the output file for `actorstance score` on --first-row-docs documents,
+  in a subprocess, per backend (the output appears when complete, so this is a small input)
 - the reference: `transformers.pipeline("text-classification")` called once per pair, on the same
   marked sentences, with the same encoder weights (a subset of --reference-pairs pairs: it is slow)
 - the FP32 floor: FLOPs of the encoder on the pairs' tokens at the matmul speed measured now
@@ -18,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +75,37 @@ def ensure_bundle(bundle: Path) -> Path:
     return train(config, show_progress=False)
 
 
+def first_row_seconds(bundle: Path, work: Path, backend: str, threads: int, documents: int) -> float:
+    """Seconds from starting `actorstance score` to its output file existing, on the first `documents` docs."""
+    small = work / "first_row.jsonl"
+    small.write_text("".join(open(work / "docs.jsonl", encoding="utf-8").readlines()[:documents]), encoding="utf-8")
+    out = work / f"first_row.{backend}.jsonl"
+    command = [str(Path(sys.executable).with_name("actorstance")), "score", str(ROOT / "configs/score.yaml"),
+               "--quiet", "--set", f"model={bundle}", "--set", f"input.path={small}", "--set", f"output.path={out}",
+               "--set", f"actors.paths=[{ROOT / 'configs/actors'}]", "--set", f"scoring.backend={backend}",
+               "--set", f"scoring.threads={threads}"]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    while not out.exists() and process.poll() is None:
+        time.sleep(0.01)
+    seconds = time.perf_counter() - started
+    if process.wait() != 0 or not out.exists():
+        raise SystemExit(f"`{' '.join(command)}` failed")
+    return seconds
+
+
+def labels_of(path: Path) -> dict[str, list[str]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["stance", "sentiment"])
+    return {task: table.column(task).to_pylist() for task in ("stance", "sentiment")}
+
+
+def agreement(labels: dict[str, list[str]], reference: dict[str, list[str]]) -> dict[str, float]:
+    return {task: round(sum(a == b for a, b in zip(labels[task], reference[task], strict=True))
+                        / len(reference[task]), 4) for task in reference}
+
+
 def matmul_gflops(seconds: float = 2.0) -> float:
     import torch
 
@@ -93,7 +131,11 @@ def main() -> None:
     parser.add_argument("--reference-pairs", type=int, default=600)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "runs/bench/throughput.json"))
+    parser.add_argument("--backends", default="torch,onnx,onnx-int8",
+                        help="comma-separated scoring backends to compare (torch always runs)")
+    parser.add_argument("--first-row-docs", type=int, default=10, help="documents of the start-to-first-row run")
     args = parser.parse_args()
+    backends = ["torch", *(b for b in args.backends.split(",") if b and b != "torch")]
 
     import torch
     from transformers import BertForSequenceClassification, pipeline
@@ -102,6 +144,7 @@ def main() -> None:
     from inference.config import ScoreConfig
     from inference.encoding import encode_pairs, mark_actor
     from inference.io import read_rows
+    from inference.onnx_backend import OnnxPredictor
     from inference.predict import Predictor
     from inference.score import DocumentPairer, score
 
@@ -109,12 +152,16 @@ def main() -> None:
     bundle = ensure_bundle(Path(args.bundle))
     work = Path(tempfile.mkdtemp(prefix="actorstance-bench-"))
     docs, expected_pairs = build_corpus(args.pairs, work / "docs.jsonl")
-    config = ScoreConfig.model_validate({
-        "model": str(bundle), "input": {"path": str(work / "docs.jsonl")},
-        "output": {"path": str(work / "scored.parquet")}, "actors": {"paths": [str(ROOT / "configs/actors")]},
-        "scoring": {"threads": args.threads},
-    })
 
+    def config_for(backend: str) -> ScoreConfig:
+        return ScoreConfig.model_validate({
+            "model": str(bundle), "input": {"path": str(work / "docs.jsonl")},
+            "output": {"path": str(work / f"scored.{backend}.parquet")},
+            "actors": {"paths": [str(ROOT / "configs/actors")]},
+            "scoring": {"threads": args.threads, "backend": backend},
+        })
+
+    config = config_for("torch")
     started = time.perf_counter()
     summary = score(config, show_progress=False)
     end_to_end = time.perf_counter() - started
@@ -140,6 +187,31 @@ def main() -> None:
         classify(text)
     reference = time.perf_counter() - started
 
+    per_backend = {"torch": {"end_to_end_pairs_per_s": round(summary.pairs / end_to_end, 1),
+                             "model_only_pairs_per_s": round(len(pairs) / model_only, 1)}}
+    labels = {"torch": labels_of(Path(config.output.path))}
+    for backend in backends[1:]:
+        onnx_predictor = OnnxPredictor.from_bundle(bundle, quantized=backend == "onnx-int8", threads=args.threads)
+        started = time.perf_counter()
+        onnx_predictor.predict(pairs)
+        model_seconds = time.perf_counter() - started
+        backend_config = config_for(backend)
+        started = time.perf_counter()
+        backend_summary = score(backend_config, show_progress=False)
+        seconds = time.perf_counter() - started
+        labels[backend] = labels_of(Path(backend_config.output.path))
+        per_backend[backend] = {"end_to_end_pairs_per_s": round(backend_summary.pairs / seconds, 1),
+                                "model_only_pairs_per_s": round(len(pairs) / model_seconds, 1),
+                                "label_agreement_vs_torch": agreement(labels[backend], labels["torch"])}
+        if backend == "onnx-int8" and "onnx" in labels:
+            per_backend[backend]["label_agreement_vs_onnx"] = agreement(labels[backend], labels["onnx"])
+    for backend, figures in per_backend.items():
+        figures["ratio_end_to_end_vs_reference"] = round(figures["end_to_end_pairs_per_s"] * reference / len(subset), 2)
+        figures["ratio_end_to_end_vs_torch"] = round(
+            figures["end_to_end_pairs_per_s"] / per_backend["torch"]["end_to_end_pairs_per_s"], 2)
+        figures["first_row_seconds"] = round(
+            first_row_seconds(bundle, work, backend, args.threads, args.first_row_docs), 2)
+
     gflops = matmul_gflops()
     flops = encoder_flops_per_token(predictor.model.encoder.config) * tokens
     result = {
@@ -155,11 +227,16 @@ def main() -> None:
     result["ratio_end_to_end_vs_reference"] = round(
         result["end_to_end_pairs_per_s"] / result["reference_pipeline_per_pair_pairs_per_s"], 2)
     result["model_only_share_of_floor"] = round(result["model_only_pairs_per_s"] / result["fp32_floor_pairs_per_s"], 2)
+    result["backends"] = per_backend
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    width = max(len(k) for k in result)
+    width = max([len(k) for k in result] + [len(f"{b}.{k}") for b, figures in per_backend.items() for k in figures])
     for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+        if key != "backends":
+            print(f"{key:<{width}}  {value}")
+    for backend, figures in per_backend.items():
+        for key, value in figures.items():
+            print(f"{backend + '.' + key:<{width}}  {value}")
     if expected_pairs != summary.pairs:
         print(f"note: corpus builder counted {expected_pairs} pairs, scoring found {summary.pairs}", file=sys.stderr)
 

@@ -48,16 +48,21 @@ class ModelConfig(Section):
 class LabelsConfig(Section):
     stance: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS["stance"]))
     sentiment: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS["sentiment"]))
+    relation: list[str] | None = Field(
+        default_factory=lambda: list(DEFAULT_LABELS["relation"]),
+        title="directed source -> target relation labels, the last one meaning no relation; null: no relation head",
+    )
 
-    @field_validator("stance", "sentiment")
+    @field_validator("stance", "sentiment", "relation")
     @classmethod
-    def _distinct(cls, labels: list[str]) -> list[str]:
-        if len(labels) < 2 or len(set(labels)) != len(labels):
+    def _distinct(cls, labels: list[str] | None) -> list[str] | None:
+        if labels is not None and (len(labels) < 2 or len(set(labels)) != len(labels)):
             raise ValueError(f"need at least two distinct labels, got {labels}")
         return labels
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {task: list(getattr(self, task)) for task in TASKS}
+        tasks = [*TASKS, "relation"] if self.relation else TASKS
+        return {task: list(getattr(self, task)) for task in tasks}
 
 
 class DataSource(Section):
@@ -69,6 +74,7 @@ class DataSource(Section):
         default_factory=lambda: list(TASKS), title="tasks whose labels are used from this set"
     )
     limit: int | None = Field(None, ge=1, title="use at most this many pairs (first N)")
+    relations: bool = Field(True, title="derive directed actor dyads from this set where it annotates them")
 
 
 # ---------------------------------------------------------------- train
@@ -87,6 +93,9 @@ class TrainingConfig(Section):
     eval_batch_size: int = Field(64, ge=1)
     threads: int | None = Field(None, ge=1, title="torch CPU threads; default: all cores")
     calibrate: bool = Field(True, title="fit a temperature per head on the dev set")
+    relation_none_fraction: float = Field(
+        0.5, gt=0, le=1, title="share of no-relation dyads drawn each epoch (weighted up by its inverse)"
+    )
 
 
 class TrainConfig(Section):
@@ -119,6 +128,16 @@ class OutputConfig(Section):
     path: str
     rejects_path: str | None = Field(None, title="default: <output stem>.rejects.jsonl")
     summary_path: str | None = Field(None, title="default: <output stem>.summary.json")
+    relations_path: str | None = Field(None, title="default: <output stem>.relations.<output extension>")
+    shards: bool = Field(
+        False, title="path is a directory of part files (one per input chunk) and manifest.json; reruns resume"
+    )
+
+    @model_validator(mode="after")
+    def _shard_rejects(self) -> OutputConfig:
+        if self.shards and self.rejects_path:
+            raise ValueError("sharded output keeps each part's rejects next to it; remove rejects_path")
+        return self
 
 
 class ActorsConfig(Section):
@@ -141,10 +160,13 @@ class RayConfig(Section):
 class ScoringConfig(Section):
     batch_size: int = Field(64, ge=1, title="pairs per forward pass")
     threads: int | None = Field(None, ge=1, title="CPU threads for the model; default: all cores")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", title="torch backend: auto uses a GPU when one is visible")
     backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "torch", title="onnx backends are exported into the bundle at first use (or by `actorstance export`)"
     )
     engine: Literal["local", "ray"] = Field("local", title="local: this process; ray: Ray Data map_batches")
+    relations: bool = Field(True, title="also write the directed relations table (when the bundle has a relation head)")
+    max_dyads_per_sentence: int = Field(12, ge=1, title="ordered actor pairs scored per sentence, at most")
     ray: RayConfig = Field(default_factory=RayConfig)
 
 

@@ -9,6 +9,11 @@ Every mention of the actor is wrapped in marker tokens that are added to the tok
 
 A sentence longer than `max_length` tokens is windowed around the actor, so that the first
 mention (and as many later ones as fit) stays in view.
+
+Directed relations mark two actors of one sentence with distinct source and target markers:
+
+>>> mark_dyad("Turkey attacked Islamic State.", [(0, 6)], [(16, 29)])
+'<src>Turkey</src> attacked <tgt>Islamic State</tgt>.'
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 ACTOR_TYPES = ("state", "organisation", "armed_group", "movement", "other")
 MASK_TOKEN = "<a:mask>"
+DYAD_MARKERS = ("<src>", "</src>", "<tgt>", "</tgt>")
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,10 @@ class EncodingSettings:
     def special_tokens(self) -> list[str]:
         """Tokens to add to the tokenizer (order is part of the bundle: it fixes their ids)."""
         if self.marker_style == "typed":
-            return [tok for kind in ACTOR_TYPES for tok in self.markers(kind)]
-        tokens = list(self.markers())
-        return tokens + [MASK_TOKEN] if self.marker_style == "mask" else tokens
+            tokens = [tok for kind in ACTOR_TYPES for tok in self.markers(kind)]
+        else:
+            tokens = list(self.markers()) + ([MASK_TOKEN] if self.marker_style == "mask" else [])
+        return tokens + list(DYAD_MARKERS)
 
     def start_tokens(self) -> list[str]:
         """Tokens whose first occurrence locates the actor (for marker pooling and windowing)."""
@@ -73,20 +80,43 @@ def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(s, e) for s, e in merged]
 
 
+@dataclass(frozen=True)
+class DyadInput:
+    """One sentence and the spans of two distinct actors: the source and the target of a relation."""
+
+    text: str
+    source_spans: tuple[tuple[int, int], ...]
+    target_spans: tuple[tuple[int, int], ...]
+
+
+def _wrap(text: str, tagged: list[tuple[int, int, str, str]], replace_with: str | None = None) -> str:
+    """Insert (start, end, open, close) tags; spans must not overlap."""
+    pieces, cursor = [], 0
+    for start, end, open_tag, close_tag in sorted(tagged):
+        if not 0 <= start < end <= len(text):
+            raise ValueError(f"mention span ({start}, {end}) is outside the sentence of length {len(text)}")
+        if start < cursor:
+            raise ValueError(f"mention span ({start}, {end}) overlaps another marked mention")
+        pieces += [text[cursor:start], open_tag, replace_with or text[start:end], close_tag]
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
 def mark_actor(
     text: str, spans: Sequence[tuple[int, int]], settings: EncodingSettings, actor_type: str | None = None
 ) -> str:
     """Wrap every span in the actor markers (or replace it, for marker_style 'mask')."""
     open_tag, close_tag = settings.markers(actor_type)
-    pieces, cursor = [], 0
-    for start, end in _merged(spans):
-        if not 0 <= start < end <= len(text):
-            raise ValueError(f"mention span ({start}, {end}) is outside the sentence of length {len(text)}")
-        inner = MASK_TOKEN if settings.marker_style == "mask" else text[start:end]
-        pieces += [text[cursor:start], open_tag, inner, close_tag]
-        cursor = end
-    pieces.append(text[cursor:])
-    return "".join(pieces)
+    replace_with = MASK_TOKEN if settings.marker_style == "mask" else None
+    return _wrap(text, [(s, e, open_tag, close_tag) for s, e in _merged(spans)], replace_with)
+
+
+def mark_dyad(text: str, source_spans: Sequence[tuple[int, int]], target_spans: Sequence[tuple[int, int]]) -> str:
+    """Wrap the source actor's mentions in <src></src> and the target's in <tgt></tgt>."""
+    src_open, src_close, tgt_open, tgt_close = DYAD_MARKERS
+    return _wrap(text, [(s, e, src_open, src_close) for s, e in _merged(source_spans)]
+                 + [(s, e, tgt_open, tgt_close) for s, e in _merged(target_spans)])
 
 
 def _window(ids: list[int], budget: int, start_ids: set[int], end_ids: set[int]) -> list[int]:
@@ -107,17 +137,31 @@ def _window(ids: list[int], budget: int, start_ids: set[int], end_ids: set[int])
     return ids[begin : begin + budget]
 
 
+def _encode_marked(tokenizer, marked: list[str], max_length: int, start_tokens: list[str], end_tokens: list[str]):
+    tokenized = tokenizer(marked, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+    prefix, suffix = special_affixes(tokenizer)
+    budget = max_length - len(prefix) - len(suffix)
+    start_ids = set(tokenizer.convert_tokens_to_ids(start_tokens))
+    end_ids = set(tokenizer.convert_tokens_to_ids(end_tokens))
+    return [prefix + _window(ids, budget, start_ids, end_ids) + suffix for ids in tokenized]
+
+
 def encode_pairs(tokenizer, pairs: Sequence[PairInput], settings: EncodingSettings) -> list[list[int]]:
     """Token ids (special tokens included, at most max_length) for each pair, in input order."""
     if not pairs:
         return []
     marked = [mark_actor(p.text, p.spans, settings, p.actor_type) for p in pairs]
-    tokenized = tokenizer(marked, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
-    prefix, suffix = special_affixes(tokenizer)
-    budget = settings.max_length - len(prefix) - len(suffix)
-    start_ids = set(tokenizer.convert_tokens_to_ids(settings.start_tokens()))
-    end_ids = set(tokenizer.convert_tokens_to_ids([settings.markers(kind)[1] for kind in ACTOR_TYPES]))
-    return [prefix + _window(ids, budget, start_ids, end_ids) + suffix for ids in tokenized]
+    end_tokens = [settings.markers(kind)[1] for kind in ACTOR_TYPES]
+    return _encode_marked(tokenizer, marked, settings.max_length, settings.start_tokens(), end_tokens)
+
+
+def encode_dyads(tokenizer, dyads: Sequence[DyadInput], settings: EncodingSettings) -> list[list[int]]:
+    """Token ids for each (source, target) dyad, windowed so both actors stay in view where they fit."""
+    if not dyads:
+        return []
+    marked = [mark_dyad(d.text, d.source_spans, d.target_spans) for d in dyads]
+    src_open, src_close, tgt_open, tgt_close = DYAD_MARKERS
+    return _encode_marked(tokenizer, marked, settings.max_length, [src_open, tgt_open], [src_close, tgt_close])
 
 
 def special_affixes(tokenizer) -> tuple[list[int], list[int]]:

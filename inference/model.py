@@ -11,7 +11,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .bundle import MODEL_JSON, WEIGHTS_NAME, ModelInfo, library_versions, read_model_info, weights_fingerprint
+from .encoding import DYAD_MARKERS
 from .errors import BundleError, ConfigError
+from .labels import RELATION
 
 
 def resolve_base_model(base: str) -> str:
@@ -39,7 +41,7 @@ def resolve_base_model(base: str) -> str:
 class ActorStanceModel(nn.Module):
     """Transformer encoder with one linear head per task over a pooled actor representation."""
 
-    def __init__(self, encoder: nn.Module, info: ModelInfo, start_token_ids: list[int]):
+    def __init__(self, encoder: nn.Module, info: ModelInfo, start_token_ids: list[int], dyad_token_ids: list[int]):
         super().__init__()
         self.encoder = encoder
         self.info = info
@@ -47,9 +49,13 @@ class ActorStanceModel(nn.Module):
         width = 2 * hidden if info.pooling == "cls_marker" else hidden
         self.heads = nn.ModuleDict(
             {task: nn.Sequential(nn.Dropout(info.dropout), nn.Linear(width, len(labels)))
-             for task, labels in info.labels.items()}
+             for task, labels in info.labels.items() if task != RELATION}
         )
+        # the relation head reads [CLS] and the first source and target markers
+        self.relation_head = (nn.Sequential(nn.Dropout(info.dropout), nn.Linear(3 * hidden, len(info.labels[RELATION])))
+                              if RELATION in info.labels else None)
         self.register_buffer("start_token_ids", torch.tensor(start_token_ids, dtype=torch.long), persistent=False)
+        self.register_buffer("dyad_token_ids", torch.tensor(dyad_token_ids, dtype=torch.long), persistent=False)
 
     def pool(self, input_ids: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         cls = hidden[:, 0]
@@ -61,16 +67,28 @@ class ActorStanceModel(nn.Module):
         return marker if self.info.pooling == "marker" else torch.cat([cls, marker], dim=-1)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Logits of the per-actor tasks for actor-marked input."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         pooled = self.pool(input_ids, hidden)
         return {task: head(pooled) for task, head in self.heads.items()}
 
+    def forward_relation(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Relation logits for dyad-marked input (<src>..</src>, <tgt>..</tgt>)."""
+        if self.relation_head is None:
+            raise BundleError("this model has no relation head (train with labels.relation)")
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        rows = torch.arange(hidden.size(0), device=hidden.device)
+        source = hidden[rows, (input_ids == self.dyad_token_ids[0]).int().argmax(dim=1)]
+        target = hidden[rows, (input_ids == self.dyad_token_ids[1]).int().argmax(dim=1)]
+        return self.relation_head(torch.cat([hidden[:, 0], source, target], dim=-1))
+
 
 def build_model(encoder: nn.Module, tokenizer, info: ModelInfo) -> ActorStanceModel:
     start_ids = tokenizer.convert_tokens_to_ids(info.encoding.start_tokens())
-    if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in start_ids:
+    dyad_ids = tokenizer.convert_tokens_to_ids([DYAD_MARKERS[0], DYAD_MARKERS[2]])
+    if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in start_ids + dyad_ids:
         raise BundleError("the tokenizer lacks the actor marker tokens; was add_marker_tokens called?")
-    return ActorStanceModel(encoder, info, start_ids)
+    return ActorStanceModel(encoder, info, start_ids, dyad_ids)
 
 
 def save_bundle(model: ActorStanceModel, tokenizer, directory: str | Path, name: str | None = None) -> ModelInfo:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .encoding import PairInput, encode_pairs
+from .encoding import DyadInput, PairInput, encode_dyads, encode_pairs
+from .labels import RELATION
 from .model import ActorStanceModel, ModelInfo, load_bundle
 
 
@@ -31,18 +32,23 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
 class Predictor:
     """Scores (sentence, actor) pairs with a loaded model; returns probabilities per task."""
 
-    def __init__(self, model: ActorStanceModel, tokenizer, batch_size: int = 64, threads: int | None = None):
+    def __init__(self, model: ActorStanceModel, tokenizer, batch_size: int = 64, threads: int | None = None,
+                 device: str = "cpu"):
         if threads:
             torch.set_num_threads(threads)
-        self.model = model.eval()
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     @classmethod
-    def from_bundle(cls, path: str | Path, batch_size: int = 64, threads: int | None = None) -> Predictor:
+    def from_bundle(cls, path: str | Path, batch_size: int = 64, threads: int | None = None,
+                    device: str = "cpu") -> Predictor:
         model, tokenizer = load_bundle(path)
-        return cls(model, tokenizer, batch_size, threads)
+        return cls(model, tokenizer, batch_size, threads, device)
 
     @property
     def info(self) -> ModelInfo:
@@ -50,14 +56,36 @@ class Predictor:
 
     def logits(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
         """Raw (uncalibrated) logits per task, in input order."""
+        self.model.eval()  # training evaluates between epochs: dropout must be off here
         encoded = encode_pairs(self.tokenizer, pairs, self.info.encoding)
-        out = {task: np.zeros((len(pairs), len(labels)), dtype=np.float32) for task, labels in self.info.labels.items()}
+        out = {task: np.zeros((len(pairs), len(self.info.labels[task])), dtype=np.float32) for task in self.model.heads}
         with torch.inference_mode():
             for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
                 input_ids, attention = pad_batch([encoded[i] for i in batch], self.pad_id)
-                for task, logits in self.model(input_ids, attention).items():
-                    out[task][batch] = logits.float().numpy()
+                outputs = self.model(input_ids.to(self.device), attention.to(self.device))
+                for task, logits in outputs.items():
+                    out[task][batch] = logits.float().cpu().numpy()
         return out
+
+    def relation_logits(self, dyads: Sequence[DyadInput]) -> np.ndarray:
+        """Raw relation logits for (source, target) dyads, in input order."""
+        self.model.eval()
+        encoded = encode_dyads(self.tokenizer, dyads, self.info.encoding)
+        out = np.zeros((len(dyads), len(self.info.labels[RELATION])), dtype=np.float32)
+        with torch.inference_mode():
+            for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
+                input_ids, attention = pad_batch([encoded[i] for i in batch], self.pad_id)
+                logits = self.model.forward_relation(input_ids.to(self.device), attention.to(self.device))
+                out[batch] = logits.float().cpu().numpy()
+        return out
+
+    def predict_relations(self, dyads: Sequence[DyadInput]) -> np.ndarray:
+        """Calibrated relation probabilities, in input order."""
+        return softmax(self.relation_logits(dyads) / self.info.temperatures.get(RELATION, 1.0))
+
+    @property
+    def has_relations(self) -> bool:
+        return self.model.relation_head is not None
 
     def predict(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
         """Calibrated probabilities per task (rows sum to 1), in input order."""

@@ -7,21 +7,21 @@ Input is processed in chunks of `input.chunk_size` rows, so memory stays flat on
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
-from tqdm import tqdm
 
 from .actors import ActorDictionary
 from .config import ScoreConfig
 from .encoding import PairInput
 from .errors import InputError
-from .io import RawRow, RowWriter, detect_format, read_rows, write_json
+from .io import RawRow, detect_format, read_rows
+from .labels import RELATION, TASKS
+from .relations import relation_rows, sentence_dyads
 from .segment import split_sentences
 
 
@@ -64,6 +64,8 @@ class RunSummary:
     rejected_by_reason: Counter = field(default_factory=Counter)
     sentences: int = 0
     pairs: int = 0
+    dyads: int = 0
+    dyads_skipped: int = 0
     output: str = ""
     rejects: str = ""
     model_id: str = ""
@@ -77,6 +79,8 @@ class RunSummary:
             "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
             "sentences": self.sentences,
             "pairs": self.pairs,
+            "dyads": self.dyads,
+            "dyads_skipped": self.dyads_skipped,
             "pairs_per_second": round(self.pairs / self.seconds, 1) if self.seconds else None,
             "seconds": round(self.seconds, 2),
             "output": self.output,
@@ -92,7 +96,8 @@ def output_schema(labels: dict[str, list[str]], keep_fields: Iterable[str]) -> p
         ("sentence_end", pa.int64()), ("sentence", pa.string()), ("actor_id", pa.string()),
         ("actor_name", pa.string()), ("actor_type", pa.string()), ("mentions", pa.list_(mention)),
     ]
-    for task, names in labels.items():
+    for task in TASKS:  # per-actor tasks; relations go to their own table
+        names = labels[task]
         fields.append((task, pa.string()))
         fields.append((f"{task}_probs", pa.struct([(name, pa.float64()) for name in names])))
     fields.append(("model_id", pa.string()))
@@ -206,7 +211,7 @@ def load_predictor(config: ScoreConfig):
     if scoring.backend == "torch":
         from .predict import Predictor
 
-        return Predictor.from_bundle(config.model, scoring.batch_size, scoring.threads)
+        return Predictor.from_bundle(config.model, scoring.batch_size, scoring.threads, scoring.device)
     from .onnx_backend import OnnxPredictor
 
     return OnnxPredictor.from_bundle(config.model, quantized=scoring.backend == "onnx-int8",
@@ -222,48 +227,111 @@ def check_paths(config: ScoreConfig) -> str:
     return fmt
 
 
-def score(config: ScoreConfig, show_progress: bool = True) -> RunSummary:
-    """Score `config.input` into `config.output`; returns (and writes) the run summary."""
+def load_dictionary(config: ScoreConfig) -> ActorDictionary | None:
+    """The actor dictionary documents are matched against; pre-annotated pairs need none."""
+    return ActorDictionary.from_paths(config.actors.paths) if config.input.kind == "documents" else None
+
+
+def chunk_rows(config: ScoreConfig) -> int:
+    """Input rows per chunk: the unit that is scored, written and (with output.shards) resumed."""
+    return config.scoring.ray.batch_size if config.scoring.engine == "ray" else config.input.chunk_size
+
+
+def mark_duplicates(rows: Iterable[RawRow], config: ScoreConfig) -> Iterator[RawRow]:
+    """`rows`, with the `duplicate_id` error set on every repeat of an id, found without segmenting any text.
+
+    An id counts as seen once its row has a valid id and text, as in `DocumentPairer.pairs`; marking repeats
+    while streaming the input lets chunks be scored in parallel, or skipped on resume, and the first
+    occurrence still wins.
+    """
+    ids = DocumentPairer(config, None)
+    for row in rows:
+        if row.error is None:
+            doc_id, error = ids._doc_id(row.record)
+            if error and error[0] == "duplicate_id":
+                row.error = error
+            elif error is None and ids._text(row.record)[1] is None:
+                ids.seen_ids.add(doc_id)
+        yield row
+
+
+def input_chunks(config: ScoreConfig, fmt: str, skip: Collection[int] = ()) -> Iterator[tuple[int, list[RawRow]]]:
+    """(index, rows) of every input chunk whose index is not in `skip`; skipped rows still count for duplicates."""
+    rows = mark_duplicates(read_rows(config.input.path, fmt), config)
+    for index, chunk in enumerate(_chunks(rows, chunk_rows(config))):
+        if index not in skip:
+            yield index, chunk
+
+
+def score_chunk(
+    config: ScoreConfig, dictionary: ActorDictionary | None, predictor, chunk: list[RawRow]
+) -> tuple[list[dict], list[Reject], RunSummary]:
+    """Scored rows, rejects and counts of one chunk whose repeated ids are marked (`mark_duplicates`)."""
+    pairer = DocumentPairer(config, dictionary)
+    counts = RunSummary(rows_read=len(chunk))
+    pairs: list[ScoredPair] = []
+    rejects: list[Reject] = []
+    for row in chunk:
+        row_pairs, error = pairer.pairs(row)
+        if error:
+            rejects.append(Reject(row.number, error[0], error[1], row.raw))
+            counts.rejected_by_reason[error[0]] += 1
+        else:
+            pairs.extend(row_pairs)
+            counts.rows_scored += 1
+            counts.sentences += len({p.sentence_index for p in row_pairs})
+    counts.rows_rejected = len(rejects)
+    counts.pairs = len(pairs)
+    info = predictor.info
+    rows = _rows(pairs, predictor.predict([p.model_input() for p in pairs]), info.labels, info.model_id)
+    relations: list[dict] = []
+    if writes_relations(config, predictor):
+        dyads, counts.dyads_skipped = sentence_dyads(pairs, config.scoring.max_dyads_per_sentence)
+        counts.dyads = len(dyads)
+        probs = predictor.predict_relations([d.model_input() for d in dyads])
+        relations = relation_rows(dyads, probs, info.labels[RELATION], info.model_id)
+    return rows, rejects, counts, relations
+
+
+def writes_relations(config: ScoreConfig, predictor) -> bool:
+    """Relations are scored when asked for and the model has a relation head (not yet in the ONNX export)."""
+    return config.scoring.relations and getattr(predictor, "has_relations", False)
+
+
+def without_relations(config: ScoreConfig) -> ScoreConfig:
+    """The config with the relations table turned off (so that no empty table is written)."""
+    return config.model_copy(update={"scoring": config.scoring.model_copy(update={"relations": False})})
+
+
+def add_counts(total: RunSummary, part: RunSummary) -> None:
+    """Add the counts (and seconds) of a chunk or shard to a run's summary."""
+    for name in ("rows_read", "rows_scored", "rows_rejected", "sentences", "pairs", "dyads", "dyads_skipped",
+                 "seconds"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.rejected_by_reason.update(part.rejected_by_reason)
+
+
+def score(config: ScoreConfig, show_progress: bool = True, overwrite: bool = False) -> RunSummary:
+    """Score `config.input` into `config.output`; returns (and writes) the run summary.
+
+    With `output.shards` a rerun resumes where the last one stopped; `overwrite` starts again instead of
+    refusing when the shards there came from another input, model or config.
+    """
     if config.scoring.engine == "ray":
         from .ray_engine import score_with_ray
 
-        return score_with_ray(config, show_progress)
+        return score_with_ray(config, show_progress, overwrite)
+    from .shards import open_output  # shards builds on this module
+
     fmt = check_paths(config)
-    dictionary = ActorDictionary.from_paths(config.actors.paths) if config.input.kind == "documents" else None
+    dictionary = load_dictionary(config)
     predictor = load_predictor(config)
-    info = predictor.info
-    pairer = DocumentPairer(config, dictionary)
-    rejects_path = config.output.rejects_path or default_side_path(config.output.path, "rejects.jsonl")
-    summary_path = config.output.summary_path or default_side_path(config.output.path, "summary.json")
-    summary = RunSummary(output=config.output.path, rejects=rejects_path, model_id=info.model_id)
-    schema = output_schema(info.labels, config.input.keep_fields)
-    started = time.perf_counter()
-    progress = tqdm(desc="scoring", unit=" docs", disable=not show_progress)
-    with RowWriter(config.output.path, schema) as writer, RowWriter(rejects_path) as rejects:
-        for chunk in _chunks(read_rows(config.input.path, fmt), config.input.chunk_size):
-            pairs: list[ScoredPair] = []
-            rejected: list[Reject] = []
-            for row in chunk:
-                row_pairs, error = pairer.pairs(row)
-                if error:
-                    rejected.append(Reject(row.number, error[0], error[1], row.raw))
-                    summary.rejected_by_reason[error[0]] += 1
-                else:
-                    pairs.extend(row_pairs)
-                    summary.rows_scored += 1
-                    summary.sentences += len({p.sentence_index for p in row_pairs})
-            summary.rows_read += len(chunk)
-            summary.rows_rejected += len(rejected)
-            summary.pairs += len(pairs)
-            writer.write(_rows(pairs, predictor.predict([p.model_input() for p in pairs]), info.labels, info.model_id))
-            rejects.write([r.to_dict() for r in rejected])
-            progress.update(len(chunk))
-        progress.close()
-        if summary.rows_read == 0:
-            raise InputError(f"input.path: {config.input.path} has no rows")
-    summary.seconds = time.perf_counter() - started
-    write_json(summary_path, summary.to_dict())
-    return summary
+    if not writes_relations(config, predictor):  # no relation head, or a backend without one: no empty table
+        config = without_relations(config)
+    with open_output(config, predictor.info, dictionary, overwrite, show_progress) as output:
+        for index, chunk in input_chunks(config, fmt, output.done):
+            output.write(index, *score_chunk(config, dictionary, predictor, chunk))
+        return output.finish()
 
 
 def _rows(pairs: list[ScoredPair], probs: dict, labels: dict[str, list[str]], model_id: str) -> list[dict]:
@@ -274,7 +342,8 @@ def _rows(pairs: list[ScoredPair], probs: dict, labels: dict[str, list[str]], mo
             "sentence_end": pair.sentence_end, "sentence": pair.sentence, "actor_id": pair.actor_id,
             "actor_name": pair.actor_name, "actor_type": pair.actor_type, "mentions": pair.mentions,
         }
-        for task, names in labels.items():
+        for task in TASKS:
+            names = labels[task]
             p = probs[task][i]
             row[task] = names[int(p.argmax())]
             row[f"{task}_probs"] = {name: float(p[j]) for j, name in enumerate(names)}

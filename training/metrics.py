@@ -15,7 +15,7 @@ def task_metrics(labels: list[str], targets: np.ndarray, probs: np.ndarray) -> d
     precision, recall, f1, support = precision_recall_fscore_support(
         targets, predicted, labels=indices, zero_division=0
     )
-    polar = [i for i, name in enumerate(labels) if name != "neutral"]
+    polar = [i for i, name in enumerate(labels) if name not in ("neutral", "none")]
     return {
         "n": int(len(targets)),
         "accuracy": float(accuracy_score(targets, predicted)),

@@ -87,3 +87,17 @@ def time_series_png(periods: list[str], series: dict[str, list[float]], title: s
     ax.tick_params(axis="x", rotation=45, labelsize=7)
     ax.legend(fontsize=7)
     return _png(fig)
+
+
+def heatmap_png(names: list[str], matrix: np.ndarray, title: str) -> bytes:
+    """Actor-by-actor matrix, source rows and target columns, diverging around zero."""
+    fig, ax = plt.subplots(figsize=(0.45 * len(names) + 2.5, 0.45 * len(names) + 2))
+    limit = max(float(np.abs(matrix).max()), 1.0)
+    image = ax.imshow(matrix, cmap="RdYlGn", vmin=-limit, vmax=limit)
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xlabel("target")
+    ax.set_ylabel("source")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, shrink=0.7, label="cooperative minus adversarial")
+    return _png(fig)

@@ -15,7 +15,7 @@ from inference.errors import InputError
 from inference.io import AtomicFile, write_json
 
 from .html import Page
-from .plots import stacked_shares_png, time_series_png
+from .plots import heatmap_png, stacked_shares_png, time_series_png
 from .show import load_rows
 
 STANCES = ("cooperative", "adversarial", "neutral")
@@ -69,8 +69,41 @@ def summarise_rows(rows: list[dict], granularity: str = "month", top: int = 20) 
             "periods": per_period, "period_granularity": granularity, "co_mentions": co_mentions}
 
 
+def summarise_relations(rows: list[dict], granularity: str = "month", top: int = 15,
+                        dyads: list[tuple[str, str]] | None = None) -> dict:
+    """Net cooperation (cooperative minus adversarial sentences) per ordered actor pair, as a matrix
+    over the most active actors, and a time series per chosen dyad (default: the busiest ones)."""
+    net, counts, names = Counter(), Counter(), {}
+    for row in rows:
+        key = (row["source_id"], row["target_id"])
+        names[row["source_id"]], names[row["target_id"]] = row["source_name"], row["target_name"]
+        if row["relation"] != "none":
+            counts[key] += 1
+            net[key] += 1 if row["relation"] == "cooperative" else -1
+    activity = Counter()
+    for (source, target), n in counts.items():
+        activity[source] += n
+        activity[target] += n
+    actors = [a for a, _ in activity.most_common(top)]
+    matrix = [[net[(s, t)] for t in actors] for s in actors]
+    chosen = dyads or [pair for pair, _ in counts.most_common(3)]
+    series = {}
+    for source, target in chosen:
+        per_period: dict[str, Counter] = defaultdict(Counter)
+        for row in rows:
+            period = _period(row.get("date"), granularity)
+            if period and (row["source_id"], row["target_id"]) == (source, target):
+                per_period[period][row["relation"]] += 1
+        series[f"{source}->{target}"] = {p: dict(c) for p, c in sorted(per_period.items())}
+    return {"actors": actors, "names": [names.get(a, a) for a in actors], "net_cooperation": matrix,
+            "dyads": [{"source": s, "target": t, "source_name": names.get(s, s), "target_name": names.get(t, t),
+                       "relations": counts[(s, t)], "net": net[(s, t)]} for (s, t), _ in counts.most_common(top)],
+            "series": series}
+
+
 def report(scored_path: str | Path, output_dir: str | Path | None = None, granularity: str = "month",
-           top: int = 20) -> Path:
+           top: int = 20, relations_path: str | Path | None = None,
+           dyads: list[tuple[str, str]] | None = None) -> Path:
     scored_path = Path(scored_path)
     if not scored_path.is_file():
         raise InputError(f"scored file not found: {scored_path}")
@@ -81,6 +114,9 @@ def report(scored_path: str | Path, output_dir: str | Path | None = None, granul
     if missing:
         raise InputError(f"{scored_path} is not a scored file: columns {sorted(missing)} are missing")
     summary = summarise_rows(rows, granularity, top)
+    relations_path = Path(relations_path) if relations_path else _default_relations(scored_path)
+    if relations_path and relations_path.is_file():
+        summary["relations"] = summarise_relations(load_rows(relations_path), granularity, top, dyads)
     out = Path(output_dir) if output_dir else scored_path.with_name(scored_path.stem + "_report")
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "summary.json", summary)
@@ -88,6 +124,28 @@ def report(scored_path: str | Path, output_dir: str | Path | None = None, granul
     target.temp.write_text(_html(summary, scored_path, top), encoding="utf-8")
     target.commit()
     return out
+
+
+def _default_relations(scored_path: Path) -> Path | None:
+    candidate = scored_path.with_name(f"{scored_path.stem}.relations{scored_path.suffix}")
+    return candidate if candidate.is_file() else None
+
+
+def _relations_html(page: Page, relations: dict) -> None:
+    page.heading("Directed relations")
+    if relations["actors"]:
+        import numpy as np
+
+        page.figures([("net cooperation", heatmap_png(relations["names"], np.array(relations["net_cooperation"]),
+                                                      "net cooperation, source -> target"))])
+    page.table(["source", "target", "relations", "net cooperation"],
+               [[d["source_name"], d["target_name"], d["relations"], d["net"]] for d in relations["dyads"]])
+    for dyad, per_period in relations["series"].items():
+        if per_period:
+            periods = list(per_period)
+            counts = {label: [per_period[p].get(label, 0) for p in periods] for label in ("cooperative", "adversarial")}
+            page.figures([(f"{dyad} over time",
+                           time_series_png(periods, counts, f"{dyad}: sentences per period", "sentences"))])
 
 
 def _html(summary: dict, source: Path, top: int) -> str:
@@ -118,4 +176,6 @@ def _html(summary: dict, source: Path, top: int) -> str:
     for stance, pairs in summary["co_mentions"].items():
         page.heading(f"Actor pairs most often both {stance} in one sentence")
         page.table(["actor", "actor", "sentences"], [[p["names"][0], p["names"][1], p["sentences"]] for p in pairs])
+    if "relations" in summary:
+        _relations_html(page, summary["relations"])
     return page.render()

@@ -20,14 +20,14 @@ import torch
 from tqdm import tqdm
 
 from inference.config import TrainConfig, dump_config
-from inference.encoding import EncodingSettings, add_marker_tokens, encode_pairs
+from inference.encoding import EncodingSettings, add_marker_tokens, encode_dyads, encode_pairs
 from inference.errors import ConfigError
-from inference.labels import TASKS
+from inference.labels import RELATION, TASKS
 from inference.model import ActorStanceModel, ModelInfo, build_model, resolve_base_model, save_bundle
 from inference.predict import Predictor, pad_batch, softmax
 
 from .calibration import expected_calibration_error, fit_temperature
-from .data import LabelledPair, describe_source, read_source
+from .data import LabelledDyad, LabelledPair, derive_dyads, describe_source, read_source
 from .metrics import label_targets, task_metrics
 from .model_card import write_model_card
 
@@ -100,17 +100,22 @@ def class_weights(pairs: list[LabelledPair], labels: dict[str, list[str]]) -> di
     return weights
 
 
-def evaluate_pairs(predictor: Predictor, pairs: list[LabelledPair]) -> tuple[dict, dict]:
+def evaluate_pairs(predictor: Predictor, pairs: list[LabelledPair], dyads: list[LabelledDyad]) -> tuple[dict, dict]:
     """Dev metrics per task (skipping tasks without labels) and the raw logits with targets."""
-    logits = predictor.logits([p.model_input() for p in pairs])
+    logits = predictor.logits([p.model_input() for p in pairs]) if pairs else {}
     metrics, raw = {}, {}
-    for task, names in predictor.info.labels.items():
+    for task in logits:
+        names = predictor.info.labels[task]
         rows, targets = label_targets(pairs, task, names)
         if len(rows) == 0:
             continue
-        probs = softmax(logits[task][rows])
-        metrics[task] = task_metrics(names, targets, probs)
         raw[task] = (logits[task][rows], targets)
+    if dyads and predictor.has_relations:
+        names = predictor.info.labels[RELATION]
+        raw[RELATION] = (predictor.relation_logits([d.model_input() for d in dyads]),
+                         np.array([names.index(d.label) for d in dyads]))
+    for task, (task_logits, targets) in raw.items():
+        metrics[task] = task_metrics(predictor.info.labels[task], targets, softmax(task_logits))
     return metrics, raw
 
 
@@ -120,15 +125,89 @@ def selection_score(metrics: dict) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
+class Batches:
+    """Encoded training examples of both kinds, and the shuffled mixed batches of each epoch.
+
+    Per-actor pairs train the stance and sentiment heads; dyads train the relation head. Dyads
+    without a relation are most of them: a fraction is drawn afresh each epoch, and weighted up by
+    its inverse so that the relation head still learns the true class balance.
+    """
+
+    def __init__(self, config: TrainConfig, tokenizer, settings: EncodingSettings, labels: dict,
+                 pairs: list[LabelledPair], dyads: list[LabelledDyad]):
+        self.batch_size = config.training.batch_size
+        self.none_fraction = config.training.relation_none_fraction
+        self.encoded = encode_pairs(tokenizer, [p.model_input() for p in pairs], settings)
+        self.targets = {
+            task: torch.tensor([labels[task].index(p.labels[task]) if p.labels[task] else IGNORE for p in pairs])
+            for task in TASKS
+        }
+        self.weights = torch.tensor([p.weight for p in pairs], dtype=torch.float32)
+        self.dyad_encoded = encode_dyads(tokenizer, [d.model_input() for d in dyads], settings)
+        none = labels[RELATION][-1] if RELATION in labels else None
+        self.dyad_targets = torch.tensor([labels[RELATION].index(d.label) for d in dyads] if dyads else [],
+                                         dtype=torch.long)
+        self.dyad_is_none = [d.label == none for d in dyads]
+        self.dyad_weights = torch.tensor(
+            [d.weight / (self.none_fraction if is_none else 1.0) for d, is_none in zip(dyads, self.dyad_is_none,
+                                                                                       strict=True)],
+            dtype=torch.float32)
+
+    def steps_per_epoch(self) -> int:
+        expected_dyads = sum(self.none_fraction if n else 1.0 for n in self.dyad_is_none)
+        return -(-len(self.encoded) // self.batch_size) + int(-(-expected_dyads // self.batch_size))
+
+    def epoch(self, rng: random.Random) -> list[tuple[str, list[int]]]:
+        batches = [("pairs", b) for b in length_grouped_batches([len(e) for e in self.encoded], self.batch_size, rng)]
+        chosen = [i for i, is_none in enumerate(self.dyad_is_none) if not is_none or rng.random() < self.none_fraction]
+        lengths = [len(self.dyad_encoded[i]) for i in chosen]
+        batches += [("dyads", [chosen[j] for j in b]) for b in length_grouped_batches(lengths, self.batch_size, rng)]
+        rng.shuffle(batches)
+        return batches
+
+
+def weighted_loss(logits, y, w) -> torch.Tensor:
+    mask = y != IGNORE
+    if not mask.any():
+        return torch.zeros(())
+    per_row = torch.nn.functional.cross_entropy(logits[mask], y[mask], reduction="none")
+    return (per_row * w[mask]).sum() / w[mask].sum()
+
+
+def batch_loss(model, data: Batches, kind: str, batch: list[int], pad_id: int, class_weights_by_task) -> torch.Tensor:
+    if kind == "dyads":
+        input_ids, attention = pad_batch([data.dyad_encoded[i] for i in batch], pad_id)
+        return weighted_loss(model.forward_relation(input_ids, attention), data.dyad_targets[batch],
+                             data.dyad_weights[batch])
+    input_ids, attention = pad_batch([data.encoded[i] for i in batch], pad_id)
+    loss = torch.zeros(())
+    for task, logits in model(input_ids, attention).items():
+        y = data.targets[task][batch]
+        w = data.weights[batch]
+        if class_weights_by_task is not None:
+            w = w * class_weights_by_task[task][y.clamp(min=0)]
+        loss = loss + weighted_loss(logits, y, w)
+    return loss
+
+
 def train(config: TrainConfig, show_progress: bool = True) -> Path:
     """Train from `config`, write the bundle to `config.output_dir`, return its path."""
     labels = config.labels.as_dict()
     train_sets = [(source, read_source(source, labels)) for source in config.train]
     train_pairs = [p for _, pairs in train_sets for p in pairs]
-    dev_pairs = [p for source in config.dev for p in read_source(source, labels)]
+    dev_sets = [(source, read_source(source, labels)) for source in config.dev]
+    dev_pairs = [p for _, pairs in dev_sets for p in pairs]
     for task in TASKS:
         if not any(p.labels[task] for p in train_pairs):
             raise ConfigError(f"train: no training set labels task {task!r}; its head could not learn anything")
+    train_dyads, dev_dyads = [], []
+    if RELATION in labels:
+        train_dyads = [d for source, pairs in train_sets if source.relations
+                       for d in derive_dyads(pairs, labels[RELATION])]
+        dev_dyads = [d for source, pairs in dev_sets if source.relations for d in derive_dyads(pairs, labels[RELATION])]
+        if not train_dyads:
+            print("note: no training set annotates actor dyads: the bundle gets no relation head", file=sys.stderr)
+            labels.pop(RELATION)
     training_data = [describe_source(source, pairs) for source, pairs in train_sets]
 
     set_seed(config.seed)
@@ -138,28 +217,21 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
     tokenizer, encoder = load_base(config.model.base, settings)
     info = ModelInfo(
         labels=labels, encoding=settings, pooling=config.model.pooling, dropout=config.model.dropout,
-        base_model=config.model.base, temperatures={task: 1.0 for task in TASKS}, training_data=training_data,
+        base_model=config.model.base, temperatures={task: 1.0 for task in labels}, training_data=training_data,
     )
     model = build_model(encoder, tokenizer, info)
-
-    encoded = encode_pairs(tokenizer, [p.model_input() for p in train_pairs], settings)
-    targets = {
-        task: torch.tensor([labels[task].index(p.labels[task]) if p.labels[task] else IGNORE for p in train_pairs])
-        for task in TASKS
-    }
-    row_weights = torch.tensor([p.weight for p in train_pairs], dtype=torch.float32)
-    weights_by_class = class_weights(train_pairs, labels) if config.training.class_weighting else None
+    data = Batches(config, tokenizer, settings, labels, train_pairs, train_dyads)
+    weights_by_class = class_weights(train_pairs, {t: labels[t] for t in TASKS}) if config.training.class_weighting \
+        else None
 
     cfg = config.training
     rng = random.Random(config.seed)
-    steps_per_epoch = -(-len(train_pairs) // cfg.batch_size)
-    total_steps = min(cfg.max_steps or 10**12, steps_per_epoch * cfg.epochs)
+    total_steps = min(cfg.max_steps or 10**12, data.steps_per_epoch() * cfg.epochs)
     optimizer = torch.optim.AdamW(parameter_groups(model, cfg.learning_rate, cfg.weight_decay, cfg.layer_decay))
     from transformers import get_linear_schedule_with_warmup
 
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     predictor = Predictor(model, tokenizer, batch_size=cfg.eval_batch_size)
-    pad_id = predictor.pad_id
 
     log: list[dict] = []
     best_score, best_state, best_epoch = -1.0, None, 0
@@ -168,22 +240,10 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         seen, epoch_start, losses = 0, time.perf_counter(), []
-        for batch in length_grouped_batches([len(e) for e in encoded], cfg.batch_size, rng):
+        for kind, batch in data.epoch(rng):
             if step >= total_steps:
                 break
-            input_ids, attention = pad_batch([encoded[i] for i in batch], pad_id)
-            outputs = model(input_ids, attention)
-            loss = torch.zeros(())
-            for task, logits in outputs.items():
-                y = targets[task][batch]
-                mask = y != IGNORE
-                if not mask.any():
-                    continue
-                w = row_weights[batch][mask]
-                if weights_by_class is not None:
-                    w = w * weights_by_class[task][y[mask]]
-                per_row = torch.nn.functional.cross_entropy(logits[mask], y[mask], reduction="none")
-                loss = loss + (per_row * w).sum() / w.sum()
+            loss = batch_loss(model, data, kind, batch, predictor.pad_id, weights_by_class)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()
@@ -198,7 +258,7 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
         entry = {"epoch": epoch, "step": step, "train_loss": float(np.mean(losses)) if losses else None,
                  "examples_per_second": round(seen / max(time.perf_counter() - epoch_start, 1e-9), 1)}
         if dev_pairs:
-            dev_metrics, _ = evaluate_pairs(predictor, dev_pairs)
+            dev_metrics, _ = evaluate_pairs(predictor, dev_pairs, dev_dyads)
             entry["dev"] = {task: {k: m[k] for k in ("accuracy", "macro_f1")} for task, m in dev_metrics.items()}
             score = selection_score(dev_metrics)
             if score > best_score:
@@ -215,9 +275,10 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
     model.eval()
 
     metrics: dict = {"best_epoch": best_epoch or len(log), "train_seconds": round(time.perf_counter() - started, 1),
-                     "train_pairs": len(train_pairs), "dev_pairs": len(dev_pairs)}
+                     "train_pairs": len(train_pairs), "train_dyads": len(train_dyads), "dev_pairs": len(dev_pairs),
+                     "dev_dyads": len(dev_dyads)}
     if dev_pairs:
-        dev_metrics, raw = evaluate_pairs(predictor, dev_pairs)
+        dev_metrics, raw = evaluate_pairs(predictor, dev_pairs, dev_dyads)
         for task, (logits, y) in raw.items():
             dev_metrics[task]["ece_uncalibrated"] = expected_calibration_error(softmax(logits), y)
             if cfg.calibrate:

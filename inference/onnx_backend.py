@@ -1,0 +1,326 @@
+"""ONNX Runtime scoring backends (`onnx`, `onnx-int8`) and their export into the bundle.
+
+Scoring imports neither torch nor transformers: the tokenizer is read with `tokenizers` and wrapped
+so that the same `encode_pairs` builds the model input for every backend. Export needs torch; it
+runs at first use or with `actorstance export BUNDLE [--int8]` and writes, inside the bundle:
+
+- `onnx/model.onnx`: fp32, inputs input_ids and attention_mask (dynamic batch and sequence axes),
+  one logits output per task, named after the task
+- `onnx/model.int8.onnx`: dynamic int8 quantization of the encoder's matmuls (see INT8_SETTINGS)
+- `onnx/export.json`: the model_id the files come from, settings, and label agreement of each file
+  with the torch model (and of int8 with fp32) on the bundle's dev pairs
+
+Files whose model_id differs from the bundle's (the bundle was retrained in place) are re-exported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .bundle import ModelInfo, read_model_info
+from .encoding import PairInput, encode_pairs
+from .errors import BundleError
+from .io import write_json
+from .labels import TASKS
+
+ONNX_DIR = "onnx"
+FP32_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+EXPORT_JSON = "export.json"
+TOKENIZER_FILE = "tokenizer.json"
+OPSET = 17
+AGREEMENT_PAIRS = 512
+MAX_FP32_DIFF = 1e-3  # fp32 ONNX vs torch, in probability: beyond float rounding means a wrong export
+EXAMPLES = [
+    PairInput("Russia and Ukraine signed a grain export deal in Istanbul.", ((0, 6),)),
+    PairInput("NATO warned Moscow against any attack on Ukraine.", ((0, 4),)),
+    PairInput("Iranian drones struck a tanker off the coast of Oman, the Pentagon said.", ((0, 7),)),
+    PairInput("The UN envoy praised both sides for the ceasefire.", ((4, 6),)),
+]
+# Chosen on a trained all-MiniLM-L6-v2 bundle (bench corpus): plain dynamic int8 of every MatMul agrees
+# with fp32 on ~93.6% of labels; see the module docstring of bench/score_throughput.py for the figures.
+INT8_SETTINGS = {"per_channel": True, "reduce_range": False, "weight_type": "QInt8", "op_types": ["MatMul"]}
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+class BundleTokenizer:
+    """The bundle's tokenizer.json behind the part of the transformers tokenizer API that encode_pairs uses."""
+
+    def __init__(self, directory: str | Path):
+        from tokenizers import Tokenizer
+
+        directory = Path(directory)
+        path = directory / TOKENIZER_FILE
+        try:
+            self._tokenizer = Tokenizer.from_file(str(path))
+        except Exception as err:  # tokenizers raises a bare Exception for unreadable files
+            raise BundleError(f"{path} cannot be read ({_first_line(err)})") from None
+        # encode_pairs windows long sentences itself; truncation or padding stored in the file would change ids
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        config = _read_json(directory / "tokenizer_config.json")
+        self.unk_token_id = self._special_id(config.get("unk_token", "[UNK]"))
+        pad = self._special_id(config.get("pad_token", "[PAD]"))
+        self.pad_token_id = 0 if pad is None else pad
+
+    def _special_id(self, token: str | dict) -> int | None:
+        return self._tokenizer.token_to_id(token["content"] if isinstance(token, dict) else token)
+
+    def __call__(self, text: str | list[str], add_special_tokens: bool = True, truncation: bool = False,
+                 verbose: bool = False) -> dict:
+        """Like a transformers tokenizer call; `truncation` and `verbose` are accepted and ignored (never truncates)."""
+        if isinstance(text, str):
+            return {"input_ids": self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids}
+        return {"input_ids": [e.ids for e in self._tokenizer.encode_batch(text, add_special_tokens=add_special_tokens)]}
+
+    def convert_tokens_to_ids(self, tokens: Sequence[str]) -> list[int | None]:
+        # like transformers, an unknown token gives the unknown-token id (encode_pairs asks for every typed marker)
+        ids = [self._tokenizer.token_to_id(token) for token in tokens]
+        return [self.unk_token_id if i is None else i for i in ids]
+
+
+def _session(path: Path, threads: int | None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...) for damaged files
+        raise BundleError(
+            f"{path} cannot be loaded by onnxruntime ({_first_line(err)}); the file is damaged: delete it "
+            f"or re-export with `actorstance export {path.parent.parent}`"
+        ) from None
+
+
+def per_actor_tasks(info: ModelInfo) -> list[str]:
+    """The tasks of one (sentence, actor) input, in model.json order: the ONNX model's outputs."""
+    return [task for task in info.labels if task in TASKS]
+
+
+def _length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    # the same batching as inference.predict, which cannot be imported here (it imports torch)
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+class OnnxPredictor:
+    """Scores (sentence, actor) pairs with an ONNX Runtime session; same interface as inference.predict.Predictor."""
+
+    def __init__(self, session, tokenizer: BundleTokenizer, info: ModelInfo, batch_size: int = 64):
+        self.tasks = per_actor_tasks(info)
+        names = [output.name for output in session.get_outputs()]
+        if missing := [task for task in self.tasks if task not in names]:
+            raise BundleError(f"ONNX model has outputs {names}, not the tasks {missing} of model.json; re-export it")
+        self.session = session
+        self.tokenizer = tokenizer
+        self.info = info
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_bundle(cls, path: str | Path, quantized: bool = False, batch_size: int = 64,
+                    threads: int | None = None) -> OnnxPredictor:
+        """Open the bundle's ONNX model, exporting it first (with torch) when missing or stale."""
+        directory = Path(path)
+        info = read_model_info(directory, required=(TOKENIZER_FILE,))
+        name = INT8_FILE if quantized else FP32_FILE
+        if not is_current(directory, info, name):
+            export_onnx(directory, quantized)
+        return cls(_session(directory / ONNX_DIR / name, threads), BundleTokenizer(directory), info, batch_size)
+
+    def logits(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
+        """Raw (uncalibrated) logits per task, in input order."""
+        encoded = encode_pairs(self.tokenizer, pairs, self.info.encoding)
+        out = {task: np.zeros((len(pairs), len(self.info.labels[task])), dtype=np.float32) for task in self.tasks}
+        for batch in _length_sorted_batches([len(e) for e in encoded], self.batch_size):
+            width = max(len(encoded[i]) for i in batch)
+            input_ids = np.full((len(batch), width), self.tokenizer.pad_token_id, dtype=np.int64)
+            attention = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                input_ids[row, : len(encoded[i])] = encoded[i]
+                attention[row, : len(encoded[i])] = 1
+            results = self.session.run(self.tasks, {"input_ids": input_ids, "attention_mask": attention})
+            for task, logits in zip(self.tasks, results, strict=True):
+                out[task][batch] = logits
+        return out
+
+    def predict(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
+        """Calibrated probabilities per task (rows sum to 1), in input order."""
+        return {task: _softmax(logits / self.info.temperatures.get(task, 1.0))
+                for task, logits in self.logits(pairs).items()}
+
+
+# ---------------------------------------------------------------- export (needs torch)
+
+
+def is_current(directory: Path, info: ModelInfo, name: str) -> bool:
+    """The ONNX file exists and was exported from the bundle's present weights."""
+    record = _read_json(directory / ONNX_DIR / EXPORT_JSON)
+    return (directory / ONNX_DIR / name).is_file() and record.get("model_id") == info.model_id \
+        and name in record.get("files", {})
+
+
+def _export_fp32(model, tokenizer, path: Path) -> None:
+    """TorchScript export with eager attention, then ONNX Runtime's BERT fusions (Attention, SkipLayerNorm,
+    BiasGelu): the dynamo exporter's graph is not matched by those fusions, and unfused it is slower."""
+    import tempfile
+    import warnings
+    from unittest import mock
+
+    import torch
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    tasks = per_actor_tasks(model.info)
+
+    class Logits(torch.nn.Module):
+        """The model with a tuple output in task order (ONNX outputs are positional)."""
+
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            out = self.model(input_ids, attention_mask)
+            return tuple(out[task] for task in tasks)
+
+    def isin(elements, test_elements):
+        # the exporters have no translation of aten.isin
+        return (elements.unsqueeze(-1) == test_elements.reshape(-1)).any(-1)
+
+    example = encode_pairs(tokenizer, [PairInput("Russia and Iran met in Geneva.", ((0, 6),))] * 2,
+                           model.info.encoding)
+    input_ids = torch.tensor(example)
+    model.encoder.set_attn_implementation("eager")  # the attention pattern ONNX Runtime's fusion recognises
+    dynamic = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}}
+    with tempfile.TemporaryDirectory() as work, mock.patch("torch.isin", isin), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and deprecation warnings; export_onnx checks the result numerically
+        raw = Path(work) / "raw.onnx"
+        torch.onnx.export(
+            Logits().eval(), (input_ids, torch.ones_like(input_ids)), str(raw), dynamo=False, opset_version=OPSET,
+            input_names=["input_ids", "attention_mask"], output_names=tasks,
+            dynamic_axes={**dynamic, **{task: {0: "batch"} for task in tasks}},
+        )
+        config = model.encoder.config
+        fused = optimize_model(str(raw), model_type="bert", num_heads=getattr(config, "num_attention_heads", 0),
+                               hidden_size=getattr(config, "hidden_size", 0))
+        fused.save_model_to_file(str(path))
+
+
+def _quantize(source: Path, path: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        source, path, op_types_to_quantize=INT8_SETTINGS["op_types"], per_channel=INT8_SETTINGS["per_channel"],
+        reduce_range=INT8_SETTINGS["reduce_range"], weight_type=QuantType[INT8_SETTINGS["weight_type"]],
+        # the fused ops are in the com.microsoft domain, which shape inference does not type
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+
+
+def _sample_pairs(directory: Path, limit: int = AGREEMENT_PAIRS) -> tuple[list[PairInput], list[str]]:
+    """Up to `limit` labelled pairs of the bundle's dev sets (then training sets) that exist from here; the
+    built-in examples when none does. They measure agreement with torch and guard the export."""
+    import yaml
+
+    config_path = directory / "train_config.yaml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    paths = dict.fromkeys(Path(source["path"]) for source in (config.get("dev") or []) + (config.get("train") or []))
+    pairs, used = [], []
+    for path in (p for p in paths if p.is_file()):
+        used.append(str(path))
+        for line in open(path, encoding="utf-8"):
+            try:
+                record = json.loads(line)
+                mentions = [record["actor"], *(record.get("meta") or {}).get("mentions", [])]
+                spans = tuple(sorted({(m["start"], m["end"]) for m in mentions}))
+                pairs.append(PairInput(record["text"], spans, (record.get("meta") or {}).get("actor_type")))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # not a per-pair record; the data checks report these, here they are only skipped
+            if len(pairs) == limit:
+                return pairs, used
+    return (pairs, used) if pairs else (EXAMPLES, [])
+
+
+def _agreement(probs: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> dict:
+    """Share of pairs with the same label per task, and the largest probability difference."""
+    result = {task: round(float((p.argmax(-1) == reference[task].argmax(-1)).mean()), 4) for task, p in probs.items()}
+    result["max_abs_prob_diff"] = round(max(float(np.abs(p - reference[t]).max()) for t, p in probs.items()), 6)
+    return result
+
+
+def export_onnx(bundle: str | Path, quantized: bool = False) -> Path:
+    """Export the bundle's model to `onnx/model.onnx` (and `onnx/model.int8.onnx` when quantized); returns
+    the path of the model asked for.
+
+    The files are built in a temporary directory and moved into place only when the fp32 model matches
+    torch, so a failed or interrupted export leaves the previous files as they were.
+    """
+    import tempfile
+
+    directory = Path(bundle)
+    try:
+        from .model import load_bundle
+        from .predict import Predictor
+    except ImportError as err:
+        raise BundleError(f"{directory} has no current ONNX model and exporting one needs torch ({err}); run "
+                          f"`actorstance export {directory} --int8` where torch is installed") from None
+    model, tokenizer = load_bundle(directory)
+    info = model.info
+    out = directory / ONNX_DIR
+    out.mkdir(exist_ok=True)
+    samples, sources = _sample_pairs(directory)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as work:
+        staged = {FP32_FILE: Path(work) / FP32_FILE}
+        _export_fp32(model, tokenizer, staged[FP32_FILE])
+        if quantized:
+            staged[INT8_FILE] = Path(work) / INT8_FILE
+            _quantize(staged[FP32_FILE], staged[INT8_FILE])
+        reference = Predictor(model, tokenizer).predict(samples)
+        onnx_tokenizer = BundleTokenizer(directory)
+        probs = {name: OnnxPredictor(_session(path, None), onnx_tokenizer, info).predict(samples)
+                 for name, path in staged.items()}
+        fp32 = _agreement(probs[FP32_FILE], reference)
+        if fp32["max_abs_prob_diff"] > MAX_FP32_DIFF:
+            raise BundleError(f"ONNX export of {directory} differs from the torch model by up to "
+                              f"{fp32['max_abs_prob_diff']} in probability; keep scoring.backend torch for it")
+        for name, path in staged.items():
+            os.replace(path, out / name)
+
+    previous = _read_json(out / EXPORT_JSON)
+    files = previous.get("files", {}) if previous.get("model_id") == info.model_id else {}
+    files[FP32_FILE] = {"vs_torch": fp32}
+    if quantized:
+        files[INT8_FILE] = {"settings": {"method": "quantize_dynamic", **INT8_SETTINGS},
+                            "vs_fp32": _agreement(probs[INT8_FILE], probs[FP32_FILE]),
+                            "vs_torch": _agreement(probs[INT8_FILE], reference)}
+    write_json(out / EXPORT_JSON, {
+        "model_id": info.model_id, "opset": OPSET,
+        "versions": {name: metadata.version(name) for name in ("torch", "onnx", "onnxruntime")},
+        "agreement_pairs": len(samples), "agreement_sources": sources or ["built-in examples"], "files": files,
+    })
+    return out / (INT8_FILE if quantized else FP32_FILE)

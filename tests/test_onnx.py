@@ -1,0 +1,162 @@
+"""ONNX backends with the tiny bundle: export, parity with torch, int8, no torch at scoring time, damaged files."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inference.bundle import read_model_info
+from inference.config import ScoreConfig
+from inference.encoding import EncodingSettings, PairInput, encode_pairs
+from inference.errors import BundleError
+from inference.onnx_backend import EXPORT_JSON, FP32_FILE, INT8_FILE, ONNX_DIR, BundleTokenizer, OnnxPredictor
+from inference.score import score
+
+ROOT = Path(__file__).resolve().parents[1]
+LONG = " ".join(["The talks dragged on for hours without result."] * 12) + " Iran walked out, and Iran blamed Israel."
+PAIRS = [
+    PairInput("Russia and Ukraine signed a grain export deal in Istanbul.", ((0, 6),)),
+    PairInput("NATO warned Moscow against any attack on Ukraine.", ((0, 4),), "organisation"),
+    PairInput(LONG, ((LONG.index("Iran"), LONG.index("Iran") + 4), (LONG.rindex("Iran"), LONG.rindex("Iran") + 4))),
+    PairInput("Iran", ((0, 4),)),
+] * 3  # longer than max_length (windowed), two mentions, a one-word sentence; repeated across batches
+
+
+def corpus_pairs() -> list[PairInput]:
+    """Sentences of the shipped corpus when it is built, else the tiny test pairs."""
+    paths = [path for split in ("train", "dev", "test") if (path := ROOT / f"data/corpus/{split}.jsonl").is_file()]
+    paths = paths or [ROOT / "tests/resources/pairs.jsonl"]
+    records = [json.loads(line) for path in paths for line in open(path, encoding="utf-8") if line.strip()]
+    return [PairInput(r["text"], ((r["actor"]["start"], r["actor"]["end"]),)) for r in records]
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_bundle, tmp_path_factory) -> Path:
+    """A copy of the tiny bundle with both ONNX files exported at first use."""
+    directory = tmp_path_factory.mktemp("onnx") / "bundle"
+    shutil.copytree(tiny_bundle, directory)
+    OnnxPredictor.from_bundle(directory, quantized=True)
+    return directory
+
+
+def scoring_config(bundle, documents, actors, out, backend) -> ScoreConfig:
+    return ScoreConfig.model_validate({
+        "model": str(bundle), "input": {"path": str(documents)}, "output": {"path": str(out)},
+        "actors": {"paths": [str(actors)]}, "scoring": {"backend": backend, "batch_size": 3},
+    })
+
+
+def test_export_writes_both_models_and_their_agreement(bundle):
+    import onnxruntime as ort
+
+    record = json.loads((bundle / ONNX_DIR / EXPORT_JSON).read_text())
+    assert record["model_id"] == read_model_info(bundle).model_id
+    assert record["agreement_pairs"] > 0
+    assert record["files"][FP32_FILE]["vs_torch"]["max_abs_prob_diff"] < 1e-4
+    assert set(record["files"][INT8_FILE]["vs_fp32"]) == {"stance", "sentiment", "max_abs_prob_diff"}
+    assert record["files"][INT8_FILE]["settings"]["method"] == "quantize_dynamic"
+    session = ort.InferenceSession(str(bundle / ONNX_DIR / FP32_FILE), providers=["CPUExecutionProvider"])
+    assert [(i.name, i.shape) for i in session.get_inputs()] == [
+        ("input_ids", ["batch", "sequence"]), ("attention_mask", ["batch", "sequence"])]
+    assert [o.name for o in session.get_outputs()] == ["stance", "sentiment"]
+    assert not list((bundle / ONNX_DIR).glob("*partial*")) and not list((bundle / ONNX_DIR).glob("*.raw.onnx"))
+
+
+def test_fp32_probabilities_match_torch(bundle):
+    from inference.predict import Predictor
+
+    expected = Predictor.from_bundle(bundle, batch_size=5).predict(PAIRS)
+    got = OnnxPredictor.from_bundle(bundle, batch_size=5).predict(PAIRS)
+    for task in ("stance", "sentiment"):
+        assert got[task].shape == (len(PAIRS), 3)
+        np.testing.assert_allclose(got[task], expected[task], atol=1e-4)
+
+
+def test_int8_gives_valid_probabilities(bundle):
+    probs = OnnxPredictor.from_bundle(bundle, quantized=True, batch_size=4).predict(PAIRS)
+    for task in ("stance", "sentiment"):
+        assert probs[task].shape == (len(PAIRS), 3) and np.isfinite(probs[task]).all()
+        assert ((probs[task] >= 0) & (probs[task] <= 1)).all()
+        np.testing.assert_allclose(probs[task].sum(axis=1), 1, atol=1e-5)
+        # dynamic int8 scales activations per batch: the same pair in another batch differs slightly
+        np.testing.assert_allclose(probs[task][:4], probs[task][4:8], atol=1e-2)
+
+
+@pytest.mark.parametrize("style", ["plain", "typed"])
+def test_tokenizer_adapter_gives_the_transformers_ids(bundle, style):
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(str(bundle))
+    adapter = BundleTokenizer(bundle)
+    settings = EncodingSettings(max_length=48, marker_style=style)
+    pairs = corpus_pairs() + PAIRS
+    assert encode_pairs(adapter, pairs, settings) == encode_pairs(reference, pairs, settings)
+    assert adapter.pad_token_id == reference.pad_token_id
+    tokens = ["<a>", "</a>", "<a:state>", "[CLS]", "unknown-token"]
+    assert adapter.convert_tokens_to_ids(tokens) == reference.convert_tokens_to_ids(tokens)
+
+
+def test_onnx_scoring_imports_neither_torch_nor_transformers(bundle, documents_file, actors_dir, tmp_path):
+    script = f"""
+import sys
+from inference.config import ScoreConfig
+from inference.score import score
+for backend in ("onnx", "onnx-int8"):
+    score(ScoreConfig.model_validate({{"model": {str(bundle)!r}, "input": {{"path": {str(documents_file)!r}}},
+        "output": {{"path": {str(tmp_path / "out.jsonl")!r}}}, "actors": {{"paths": [{str(actors_dir)!r}]}},
+        "scoring": {{"backend": backend}}}}), show_progress=False)
+print(sorted(name for name in ("torch", "transformers") if name in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_damaged_onnx_file_is_a_clear_bundle_error(bundle, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(bundle, damaged)
+    path = damaged / ONNX_DIR / INT8_FILE
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(BundleError) as err:
+        OnnxPredictor.from_bundle(damaged, quantized=True)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message
+
+
+def test_stale_export_is_redone_by_the_cli(bundle, tmp_path):
+    from training.cli import run
+
+    stale = tmp_path / "stale"
+    shutil.copytree(bundle, stale)
+    record_path = stale / ONNX_DIR / EXPORT_JSON
+    record = json.loads(record_path.read_text())
+    record_path.write_text(json.dumps({**record, "model_id": "an-older-model"}))
+    info = read_model_info(stale)
+    from inference.onnx_backend import is_current
+
+    assert not is_current(stale, info, FP32_FILE)
+    assert run(["export", str(stale)]) == 0
+    assert is_current(stale, info, FP32_FILE) and not is_current(stale, info, INT8_FILE)
+
+
+def test_int8_scoring_writes_the_rows_torch_writes(bundle, documents_file, actors_dir, tmp_path):
+    rows = {}
+    for backend in ("torch", "onnx-int8"):
+        out = tmp_path / f"{backend}.jsonl"
+        summary = score(scoring_config(bundle, documents_file, actors_dir, out, backend), show_progress=False)
+        assert summary.pairs == 8
+        rows[backend] = [json.loads(line) for line in open(out, encoding="utf-8")]
+    assert len(rows["torch"]) == len(rows["onnx-int8"]) == 8
+    for expected, got in zip(rows["torch"], rows["onnx-int8"], strict=True):
+        assert list(got) == list(expected)
+        same = {k: v for k, v in got.items() if not k.startswith(("stance", "sentiment"))}
+        assert same == {k: v for k, v in expected.items() if not k.startswith(("stance", "sentiment"))}
+        for task in ("stance", "sentiment"):
+            assert list(got[f"{task}_probs"]) == list(expected[f"{task}_probs"])
+            assert got[task] == max(got[f"{task}_probs"], key=got[f"{task}_probs"].get)
