@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .batching import length_sorted_batches, softmax
 from .encoding import DyadInput, PairInput, encode_dyads, encode_pairs
 from .labels import RELATION
 from .model import ActorStanceModel, ModelInfo, load_bundle
@@ -21,12 +22,6 @@ def pad_batch(rows: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, tor
         input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         attention[i, : len(row)] = 1
     return input_ids, attention
-
-
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length, so padding stays small."""
-    order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 class Predictor:
@@ -93,9 +88,3 @@ class Predictor:
             task: softmax(logits / self.info.temperatures.get(task, 1.0))
             for task, logits in self.logits(pairs).items()
         }
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)

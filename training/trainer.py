@@ -19,12 +19,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from inference.batching import softmax
 from inference.config import TrainConfig, dump_config
 from inference.encoding import EncodingSettings, add_marker_tokens, encode_dyads, encode_pairs
 from inference.errors import ConfigError
 from inference.labels import RELATION, TASKS
 from inference.model import ActorStanceModel, ModelInfo, build_model, resolve_base_model, save_bundle
-from inference.predict import Predictor, pad_batch, softmax
+from inference.predict import Predictor, pad_batch
 
 from .calibration import expected_calibration_error, fit_temperature
 from .data import LabelledDyad, LabelledPair, derive_dyads, describe_source, read_source
