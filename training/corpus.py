@@ -153,7 +153,8 @@ def build(raw_dir: str | Path = "data/corpus/raw", out_dir: str | Path = "data/c
     decisions = adjudications(out_dir / "adjudication.jsonl")
     pairs: dict[str, list[dict]] = {split: [] for split in SPLITS}
     documents: dict[str, list[dict]] = {split: [] for split in SPLITS}
-    for doc in read_raw(raw_dir):
+    docs = read_raw(raw_dir)
+    for doc in docs:
         split = split_of(doc["doc_id"])
         pairs[split] += doc_pairs(doc, dictionary, decisions)
         documents[split].append({
@@ -164,7 +165,7 @@ def build(raw_dir: str | Path = "data/corpus/raw", out_dir: str | Path = "data/c
     for split in SPLITS:
         _write_jsonl(out_dir / f"{split}.jsonl", pairs[split])
         _write_jsonl(out_dir / "documents" / f"{split}.jsonl", documents[split])
-    first_pass = [p for doc in read_raw(raw_dir) for p in doc_pairs(doc, None)]
+    first_pass = [p for doc in docs for p in doc_pairs(doc, None)]
     agreement = agreement_report(first_pass, second_labels(raw_dir))
     agreement["adjudicated_labels_changed"] = sum(
         1 for d in decisions.values() if d["final"] != d.get("first"))
