@@ -49,30 +49,27 @@ class Predictor:
     def info(self) -> ModelInfo:
         return self.model.info
 
-    def logits(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
-        """Raw (uncalibrated) logits per task, in input order."""
+    def _batched(self, encoded: list[list[int]], forward, widths: dict[str, int]) -> dict[str, np.ndarray]:
+        """Run `forward` over length-sorted, padded batches; outputs (dict of logits) in input order."""
         self.model.eval()  # training evaluates between epochs: dropout must be off here
-        encoded = encode_pairs(self.tokenizer, pairs, self.info.encoding)
-        out = {task: np.zeros((len(pairs), len(self.info.labels[task])), dtype=np.float32) for task in self.model.heads}
+        out = {name: np.zeros((len(encoded), width), dtype=np.float32) for name, width in widths.items()}
         with torch.inference_mode():
             for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
                 input_ids, attention = pad_batch([encoded[i] for i in batch], self.pad_id)
-                outputs = self.model(input_ids.to(self.device), attention.to(self.device))
-                for task, logits in outputs.items():
-                    out[task][batch] = logits.float().cpu().numpy()
+                for name, logits in forward(input_ids.to(self.device), attention.to(self.device)).items():
+                    out[name][batch] = logits.float().cpu().numpy()
         return out
+
+    def logits(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
+        """Raw (uncalibrated) logits per task, in input order."""
+        encoded = encode_pairs(self.tokenizer, pairs, self.info.encoding)
+        return self._batched(encoded, self.model, {task: len(self.info.labels[task]) for task in self.model.heads})
 
     def relation_logits(self, dyads: Sequence[DyadInput]) -> np.ndarray:
         """Raw relation logits for (source, target) dyads, in input order."""
-        self.model.eval()
         encoded = encode_dyads(self.tokenizer, dyads, self.info.encoding)
-        out = np.zeros((len(dyads), len(self.info.labels[RELATION])), dtype=np.float32)
-        with torch.inference_mode():
-            for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
-                input_ids, attention = pad_batch([encoded[i] for i in batch], self.pad_id)
-                logits = self.model.forward_relation(input_ids.to(self.device), attention.to(self.device))
-                out[batch] = logits.float().cpu().numpy()
-        return out
+        forward = lambda ids, mask: {RELATION: self.model.forward_relation(ids, mask)}  # noqa: E731
+        return self._batched(encoded, forward, {RELATION: len(self.info.labels[RELATION])})[RELATION]
 
     def predict_relations(self, dyads: Sequence[DyadInput]) -> np.ndarray:
         """Calibrated relation probabilities, in input order."""

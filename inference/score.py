@@ -114,7 +114,7 @@ class DocumentPairer:
         self.dictionary = dictionary
         self.seen_ids: set[str] = set()
 
-    def _doc_id(self, record: dict) -> tuple[str | None, tuple[str, str] | None]:
+    def doc_id(self, record: dict) -> tuple[str | None, tuple[str, str] | None]:
         doc_id = record.get(self.input.id_field)
         if doc_id is None or (isinstance(doc_id, str) and not doc_id.strip()):
             return None, ("missing_id", f"field {self.input.id_field!r} is missing or empty")
@@ -126,7 +126,7 @@ class DocumentPairer:
             return None, ("duplicate_id", f"id {doc_id!r} was already seen in this input")
         return doc_id, None
 
-    def _text(self, record: dict) -> tuple[str | None, tuple[str, str] | None]:
+    def text(self, record: dict) -> tuple[str | None, tuple[str, str] | None]:
         text = record.get(self.input.text_field)
         if text is None:
             return None, ("missing_text", f"field {self.input.text_field!r} is missing")
@@ -143,10 +143,10 @@ class DocumentPairer:
         if row.error:
             return [], row.error
         record = row.record
-        doc_id, error = self._doc_id(record)
+        doc_id, error = self.doc_id(record)
         if error:
             return [], error
-        text, error = self._text(record)
+        text, error = self.text(record)
         if error:
             return [], error
         self.seen_ids.add(doc_id)
@@ -247,10 +247,10 @@ def mark_duplicates(rows: Iterable[RawRow], config: ScoreConfig) -> Iterator[Raw
     ids = DocumentPairer(config, None)
     for row in rows:
         if row.error is None:
-            doc_id, error = ids._doc_id(row.record)
+            doc_id, error = ids.doc_id(row.record)
             if error and error[0] == "duplicate_id":
                 row.error = error
-            elif error is None and ids._text(row.record)[1] is None:
+            elif error is None and ids.text(row.record)[1] is None:
                 ids.seen_ids.add(doc_id)
         yield row
 
