@@ -68,15 +68,22 @@ class ActorStanceModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Logits of the per-actor tasks for actor-marked input."""
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        pooled = self.pool(input_ids, hidden)
-        return {task: head(pooled) for task, head in self.heads.items()}
+        return self.actor_logits(input_ids, self._hidden(input_ids, attention_mask))
 
     def forward_relation(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Relation logits for dyad-marked input (<src>..</src>, <tgt>..</tgt>)."""
         if self.relation_head is None:
             raise BundleError("this model has no relation head (train with labels.relation)")
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.relation_logits(input_ids, self._hidden(input_ids, attention_mask))
+
+    def _hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def actor_logits(self, input_ids: torch.Tensor, hidden: torch.Tensor) -> dict[str, torch.Tensor]:
+        pooled = self.pool(input_ids, hidden)
+        return {task: head(pooled) for task, head in self.heads.items()}
+
+    def relation_logits(self, input_ids: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         rows = torch.arange(hidden.size(0), device=hidden.device)
         source = hidden[rows, (input_ids == self.dyad_token_ids[0]).int().argmax(dim=1)]
         target = hidden[rows, (input_ids == self.dyad_token_ids[1]).int().argmax(dim=1)]

@@ -5,13 +5,15 @@ so that the same `encode_pairs` builds the model input for every backend. Export
 runs at first use or with `actorstance export BUNDLE [--int8]` and writes, inside the bundle:
 
 - `onnx/model.onnx`: fp32, inputs input_ids and attention_mask (dynamic batch and sequence axes),
-  one logits output per task, named after the task
+  one logits output per task, named after the task; `relation` among them when the bundle has a
+  relation head (the graph computes every head from one encoder pass: the heads are tiny, and one
+  graph serves actor-marked and dyad-marked input alike)
 - `onnx/model.int8.onnx`: int8 quantization of the encoder's matmuls and attention (see INT8_SETTINGS)
 - `onnx/export.json`: the model_id the files come from, settings, and label agreement of each file
   with the torch model (and of int8 with fp32) on the bundle's dev pairs
 
-Files whose model_id differs from the bundle's (the bundle was retrained in place) are re-exported.
-Only the per-actor heads (stance, sentiment) are exported; a relation head is not, yet.
+Files whose model_id differs from the bundle's (the bundle was retrained in place), or that lack one
+of its heads, are re-exported.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ import numpy as np
 
 from .batching import length_sorted_batches, softmax
 from .bundle import ModelInfo, read_model_info
-from .encoding import PairInput, encode_pairs
+from .encoding import DyadInput, PairInput, encode_dyads, encode_pairs
 from .errors import BundleError
 from .io import write_json
-from .labels import TASKS
+from .labels import RELATION, TASKS
 
 ONNX_DIR = "onnx"
 FP32_FILE = "model.onnx"
@@ -47,6 +49,11 @@ EXAMPLES = [
     PairInput("NATO warned Moscow against any attack on Ukraine.", ((0, 4),)),
     PairInput("Iranian drones struck a tanker off the coast of Oman, the Pentagon said.", ((0, 7),)),
     PairInput("The UN envoy praised both sides for the ceasefire.", ((4, 6),)),
+]
+EXAMPLE_DYADS = [
+    DyadInput("Turkey sent tanks to help the rebels drive Islamic State out of the town.", ((0, 6),),
+              ((50, 63),)),
+    DyadInput("Russia and Ukraine signed a grain export deal in Istanbul.", ((11, 18),), ((0, 6),)),
 ]
 # int8 of a trained all-MiniLM-L6-v2 bundle (1 epoch on data/corpus), label agreement with fp32 on the 6547 corpus
 # pairs / 2973 NewsMTSC+CAMEO pairs, and speed against fp32 ONNX (1 thread):
@@ -130,8 +137,13 @@ def _session(path: Path, threads: int | None):
 
 
 def per_actor_tasks(info: ModelInfo) -> list[str]:
-    """The tasks of one (sentence, actor) input, in model.json order: the ONNX model's outputs."""
+    """The tasks of one (sentence, actor) input, in model.json order."""
     return [task for task in info.labels if task in TASKS]
+
+
+def output_names(info: ModelInfo) -> list[str]:
+    """The ONNX model's outputs: the per-actor tasks, then the relation head where the bundle has one."""
+    return per_actor_tasks(info) + ([RELATION] if RELATION in info.labels else [])
 
 
 class OnnxPredictor:
@@ -140,7 +152,7 @@ class OnnxPredictor:
     def __init__(self, session, tokenizer: BundleTokenizer, info: ModelInfo, batch_size: int = 64):
         self.tasks = per_actor_tasks(info)
         names = [output.name for output in session.get_outputs()]
-        if missing := [task for task in self.tasks if task not in names]:
+        if missing := [task for task in output_names(info) if task not in names]:
             raise BundleError(f"ONNX model has outputs {names}, not the tasks {missing} of model.json; re-export it")
         self.session = session
         self.tokenizer = tokenizer
@@ -160,10 +172,9 @@ class OnnxPredictor:
             export_onnx(directory, quantized)
         return cls(_session(directory / ONNX_DIR / name, threads), BundleTokenizer(directory), info, batch_size)
 
-    def logits(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
-        """Raw (uncalibrated) logits per task, in input order."""
-        encoded = encode_pairs(self.tokenizer, pairs, self.info.encoding)
-        out = {task: np.zeros((len(pairs), len(self.info.labels[task])), dtype=np.float32) for task in self.tasks}
+    def _batched(self, encoded: list[list[int]], outputs: list[str]) -> dict[str, np.ndarray]:
+        """Run the session over length-sorted, padded batches; the named outputs in input order."""
+        out = {name: np.zeros((len(encoded), len(self.info.labels[name])), dtype=np.float32) for name in outputs}
         for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
             width = max(len(encoded[i]) for i in batch)
             input_ids = np.full((len(batch), width), self.tokenizer.pad_token_id, dtype=np.int64)
@@ -171,10 +182,26 @@ class OnnxPredictor:
             for row, i in enumerate(batch):
                 input_ids[row, : len(encoded[i])] = encoded[i]
                 attention[row, : len(encoded[i])] = 1
-            results = self.session.run(self.tasks, {"input_ids": input_ids, "attention_mask": attention})
-            for task, logits in zip(self.tasks, results, strict=True):
-                out[task][batch] = logits
+            results = self.session.run(outputs, {"input_ids": input_ids, "attention_mask": attention})
+            for name, logits in zip(outputs, results, strict=True):
+                out[name][batch] = logits
         return out
+
+    def logits(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
+        """Raw (uncalibrated) logits per task, in input order."""
+        return self._batched(encode_pairs(self.tokenizer, pairs, self.info.encoding), self.tasks)
+
+    @property
+    def has_relations(self) -> bool:
+        return RELATION in self.info.labels
+
+    def relation_logits(self, dyads: Sequence[DyadInput]) -> np.ndarray:
+        """Raw relation logits for (source, target) dyads, in input order."""
+        return self._batched(encode_dyads(self.tokenizer, dyads, self.info.encoding), [RELATION])[RELATION]
+
+    def predict_relations(self, dyads: Sequence[DyadInput]) -> np.ndarray:
+        """Calibrated relation probabilities, in input order."""
+        return softmax(self.relation_logits(dyads) / self.info.temperatures.get(RELATION, 1.0))
 
     def predict(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
         """Calibrated probabilities per task (rows sum to 1), in input order."""
@@ -189,7 +216,7 @@ def is_current(directory: Path, info: ModelInfo, name: str) -> bool:
     """The ONNX file exists and was exported from the bundle's present weights."""
     record = _read_json(directory / ONNX_DIR / EXPORT_JSON)
     return (directory / ONNX_DIR / name).is_file() and record.get("model_id") == info.model_id and (
-        name in record.get("files", {}))
+        name in record.get("files", {})) and record.get("outputs") == output_names(info)
 
 
 def _export_fp32(model, tokenizer, path: Path) -> None:
@@ -202,17 +229,20 @@ def _export_fp32(model, tokenizer, path: Path) -> None:
     import torch
     from onnxruntime.transformers.optimizer import optimize_model
 
-    tasks = per_actor_tasks(model.info)
+    tasks = output_names(model.info)
 
     class Logits(torch.nn.Module):
-        """The model with a tuple output in task order (ONNX outputs are positional)."""
+        """Every head from one encoder pass, as a tuple in output order (ONNX outputs are positional)."""
 
         def __init__(self):
             super().__init__()
             self.model = model
 
         def forward(self, input_ids, attention_mask):
-            out = self.model(input_ids, attention_mask)
+            hidden = self.model._hidden(input_ids, attention_mask)
+            out = self.model.actor_logits(input_ids, hidden)
+            if self.model.relation_head is not None:
+                out[RELATION] = self.model.relation_logits(input_ids, hidden)
             return tuple(out[task] for task in tasks)
 
     def isin(elements, test_elements):
@@ -346,6 +376,12 @@ def export_onnx(bundle: str | Path, quantized: bool = False) -> Path:
         probs = {name: OnnxPredictor(_session(path, None), onnx_tokenizer, info).predict(samples)
                  for name, path in staged.items()}
         fp32 = _agreement(probs[FP32_FILE], reference)
+        if RELATION in info.labels:
+            torch_relations = Predictor(model, tokenizer).predict_relations(EXAMPLE_DYADS)
+            onnx_relations = OnnxPredictor(_session(staged[FP32_FILE], None), onnx_tokenizer, info).predict_relations(
+                EXAMPLE_DYADS)
+            fp32["max_abs_prob_diff"] = max(fp32["max_abs_prob_diff"],
+                                            round(float(np.abs(onnx_relations - torch_relations).max()), 6))
         if fp32["max_abs_prob_diff"] > MAX_FP32_DIFF:
             raise BundleError(f"ONNX export of {directory} differs from the torch model by up to "
                               f"{fp32['max_abs_prob_diff']} in probability; keep scoring.backend torch for it")
@@ -360,7 +396,7 @@ def export_onnx(bundle: str | Path, quantized: bool = False) -> Path:
                             "vs_fp32": _agreement(probs[INT8_FILE], probs[FP32_FILE]),
                             "vs_torch": _agreement(probs[INT8_FILE], reference)}
     write_json(out / EXPORT_JSON, {
-        "model_id": info.model_id, "opset": OPSET,
+        "model_id": info.model_id, "opset": OPSET, "outputs": output_names(info),
         "versions": {name: metadata.version(name) for name in ("torch", "onnx", "onnxruntime")},
         "agreement_pairs": len(samples), "agreement_sources": sources or ["built-in examples"], "files": files,
     })

@@ -294,7 +294,7 @@ def score_chunk(
 
 
 def writes_relations(config: ScoreConfig, predictor) -> bool:
-    """Relations are scored when asked for and the model has a relation head (not yet in the ONNX export)."""
+    """Relations are scored when asked for and the model has a relation head."""
     return config.scoring.relations and getattr(predictor, "has_relations", False)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from inference.bundle import read_model_info
 from inference.config import ScoreConfig
-from inference.encoding import EncodingSettings, PairInput, encode_pairs
+from inference.encoding import DyadInput, EncodingSettings, PairInput, encode_pairs
 from inference.errors import BundleError
 from inference.onnx_backend import EXPORT_JSON, FP32_FILE, INT8_FILE, ONNX_DIR, BundleTokenizer, OnnxPredictor
 from inference.score import score
@@ -25,6 +25,11 @@ PAIRS = [
     PairInput(LONG, ((LONG.index("Iran"), LONG.index("Iran") + 4), (LONG.rindex("Iran"), LONG.rindex("Iran") + 4))),
     PairInput("Iran", ((0, 4),)),
 ] * 3  # longer than max_length (windowed), two mentions, a one-word sentence; repeated across batches
+DYADS = [
+    DyadInput("Russia and Ukraine signed a grain export deal in Istanbul.", ((0, 6),), ((11, 18),)),
+    DyadInput("Russia and Ukraine signed a grain export deal in Istanbul.", ((11, 18),), ((0, 6),)),
+    DyadInput("NATO warned Moscow against any attack on Ukraine.", ((0, 4),), ((12, 18),)),
+] * 3
 
 
 def corpus_pairs() -> list[PairInput]:
@@ -63,7 +68,7 @@ def test_export_writes_both_models_and_their_agreement(bundle):
     session = ort.InferenceSession(str(bundle / ONNX_DIR / FP32_FILE), providers=["CPUExecutionProvider"])
     assert [(i.name, i.shape) for i in session.get_inputs()] == [
         ("input_ids", ["batch", "sequence"]), ("attention_mask", ["batch", "sequence"])]
-    assert [o.name for o in session.get_outputs()] == ["stance", "sentiment"]
+    assert [o.name for o in session.get_outputs()] == ["stance", "sentiment", "relation"]
     assert not list((bundle / ONNX_DIR).glob("*partial*")) and not list((bundle / ONNX_DIR).glob("*.raw.onnx"))
 
 
@@ -75,6 +80,18 @@ def test_fp32_probabilities_match_torch(bundle):
     for task in ("stance", "sentiment"):
         assert got[task].shape == (len(PAIRS), 3)
         np.testing.assert_allclose(got[task], expected[task], atol=1e-4)
+
+
+def test_fp32_relation_probabilities_match_torch(bundle):
+    from inference.predict import Predictor
+
+    expected = Predictor.from_bundle(bundle, batch_size=4).predict_relations(DYADS)
+    onnx = OnnxPredictor.from_bundle(bundle, batch_size=4)
+    assert onnx.has_relations
+    got = onnx.predict_relations(DYADS)
+    assert got.shape == (len(DYADS), 3)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert not np.allclose(got[0], got[1], atol=1e-6)  # the direction of the dyad reaches the head
 
 
 def test_int8_gives_valid_probabilities(bundle):
@@ -143,15 +160,24 @@ def test_stale_export_is_redone_by_the_cli(bundle, tmp_path):
     assert not is_current(stale, info, FP32_FILE)
     assert run(["export", str(stale)]) == 0
     assert is_current(stale, info, FP32_FILE) and not is_current(stale, info, INT8_FILE)
+    record = json.loads(record_path.read_text())
+    record_path.write_text(json.dumps({**record, "outputs": ["stance", "sentiment"]}))  # exported without relation
+    assert not is_current(stale, info, FP32_FILE)
 
 
 def test_int8_scoring_writes_the_rows_torch_writes(bundle, documents_file, actors_dir, tmp_path):
-    rows = {}
+    rows, relations = {}, {}
     for backend in ("torch", "onnx-int8"):
         out = tmp_path / f"{backend}.jsonl"
         summary = score(scoring_config(bundle, documents_file, actors_dir, out, backend), show_progress=False)
         assert summary.pairs == 8
         rows[backend] = [json.loads(line) for line in open(out, encoding="utf-8")]
+        relations[backend] = [json.loads(line) for line in open(tmp_path / f"{backend}.relations.jsonl")]
+    dyad = ("doc_id", "sentence_index", "source_id", "target_id")
+    assert relations["torch"] and [[r[k] for k in dyad] for r in relations["onnx-int8"]] == [
+        [r[k] for k in dyad] for r in relations["torch"]]
+    for row in relations["onnx-int8"]:
+        assert abs(sum(row["relation_probs"].values()) - 1) < 1e-5
     assert len(rows["torch"]) == len(rows["onnx-int8"]) == 8
     for expected, got in zip(rows["torch"], rows["onnx-int8"], strict=True):
         assert list(got) == list(expected)
