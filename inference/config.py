@@ -161,6 +161,9 @@ class ScoringConfig(Section):
     batch_size: int = Field(64, ge=1, title="pairs per forward pass")
     threads: int | None = Field(None, ge=1, title="CPU threads for the model; default: all cores")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", title="torch backend: auto uses a GPU when one is visible")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", title="torch backend: auto = bf16 where the hardware has native bf16 (AVX512-BF16, AMX, recent GPUs)"
+    )
     backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "torch", title="onnx backends are exported into the bundle at first use (or by `actorstance export`)"
     )

@@ -211,7 +211,8 @@ def load_predictor(config: ScoreConfig):
     if scoring.backend == "torch":
         from .predict import Predictor
 
-        return Predictor.from_bundle(config.model, scoring.batch_size, scoring.threads, scoring.device)
+        return Predictor.from_bundle(config.model, scoring.batch_size, scoring.threads, scoring.device,
+                                     scoring.precision)
     from .onnx_backend import OnnxPredictor
 
     return OnnxPredictor.from_bundle(config.model, quantized=scoring.backend == "onnx-int8",

@@ -47,6 +47,29 @@ def test_batching_does_not_change_predictions(tiny_bundle):
         np.testing.assert_allclose(one[task], many[task], atol=1e-5)
 
 
+def test_bf16_precision_gives_probabilities_close_to_fp32(tiny_bundle):
+    fp32 = Predictor.from_bundle(tiny_bundle).predict(PAIRS)
+    bf16_predictor = Predictor.from_bundle(tiny_bundle, precision="bf16")
+    assert bf16_predictor.precision == "bf16"
+    bf16 = bf16_predictor.predict(PAIRS)
+    for task in fp32:
+        assert bf16[task].dtype == np.float32
+        np.testing.assert_allclose(bf16[task].sum(axis=1), 1.0, rtol=1e-5)
+        np.testing.assert_allclose(bf16[task], fp32[task], atol=0.03)  # 8-bit mantissa: close, not equal
+        assert not np.array_equal(bf16[task], fp32[task])  # the autocast really ran
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_is_bf16_only_on_native_hardware(monkeypatch, native, expected):
+    import torch
+
+    from inference import predict
+
+    monkeypatch.setattr(predict, "cpu_has_native_bf16", lambda: native)
+    assert predict.resolve_precision("auto", torch.device("cpu")) == expected
+    assert predict.resolve_precision("fp32", torch.device("cpu")) == "fp32"
+
+
 @pytest.fixture
 def bundle_copy(tiny_bundle, tmp_path):
     target = tmp_path / "copy"
