@@ -169,7 +169,9 @@ class ScoringConfig(Section):
     )
     engine: Literal["local", "ray"] = Field("local", title="local: this process; ray: Ray Data map_batches")
     relations: bool = Field(True, title="also write the directed relations table (when the bundle has a relation head)")
-    max_dyads_per_sentence: int = Field(12, ge=1, title="ordered actor pairs scored per sentence, at most")
+    max_dyads_per_sentence: int = Field(
+        20, ge=1, title="ordered actor pairs scored per sentence, at most (20: every pair of up to 5 actors)"
+    )
     ray: RayConfig = Field(default_factory=RayConfig)
 
 
