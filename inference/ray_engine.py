@@ -20,13 +20,13 @@ import warnings
 
 from .bundle import read_model_info
 from .config import ScoreConfig
-from .labels import RELATION
 from .score import (
     RunSummary,
     check_paths,
     input_chunks,
     load_dictionary,
     load_predictor,
+    relations_enabled,
     score_chunk,
     without_relations,
 )
@@ -62,8 +62,8 @@ def score_with_ray(config: ScoreConfig, show_progress: bool = True, overwrite: b
     fmt = check_paths(config)
     dictionary = load_dictionary(config)
     info = read_model_info(config.model)  # the driver needs labels and model id, not the weights
-    if config.scoring.backend != "torch" or RELATION not in info.labels:
-        config = without_relations(config)  # the workers score relations with the torch backend only
+    if not relations_enabled(config, info):
+        config = without_relations(config)
     settings = config.scoring.ray
     started_here = not ray.is_initialized()
     if started_here:

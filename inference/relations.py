@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import permutations
+from itertools import islice, permutations
 
 import pyarrow as pa
 
@@ -25,11 +25,7 @@ class Dyad:
     target: object
 
     def model_input(self) -> DyadInput:
-        return DyadInput(self.source.sentence, _spans(self.source), _spans(self.target))
-
-
-def _spans(pair) -> tuple[tuple[int, int], ...]:
-    return tuple((m["start"] - pair.sentence_start, m["end"] - pair.sentence_start) for m in pair.mentions)
+        return DyadInput(self.source.sentence, self.source.spans(), self.target.spans())
 
 
 def sentence_dyads(pairs: Sequence, max_per_sentence: int) -> tuple[list[Dyad], int]:
@@ -42,9 +38,9 @@ def sentence_dyads(pairs: Sequence, max_per_sentence: int) -> tuple[list[Dyad], 
     dyads, skipped = [], 0
     for (doc_id, index), members in sentences.items():
         members = sorted(members, key=lambda p: p.mentions[0]["start"])
-        ordered = list(permutations(members, 2))
-        dyads += [Dyad(doc_id, index, source, target) for source, target in ordered[:max_per_sentence]]
-        skipped += max(0, len(ordered) - max_per_sentence)
+        kept = islice(permutations(members, 2), max_per_sentence)
+        dyads += [Dyad(doc_id, index, source, target) for source, target in kept]
+        skipped += max(0, len(members) * (len(members) - 1) - max_per_sentence)
     return dyads, skipped
 
 
@@ -57,13 +53,14 @@ def relation_schema(labels: list[str], keep_fields: Iterable[str]) -> pa.Schema:
 
 
 def relation_rows(dyads: list[Dyad], probs, labels: list[str], model_id: str) -> list[dict]:
+    best, values = probs.argmax(axis=1).tolist(), probs.tolist()
     rows = []
-    for dyad, p in zip(dyads, probs, strict=True):
+    for dyad, label, p in zip(dyads, best, values, strict=True):
         rows.append({
             "doc_id": dyad.doc_id, "sentence_index": dyad.sentence_index,
             "source_id": dyad.source.actor_id, "source_name": dyad.source.actor_name,
             "target_id": dyad.target.actor_id, "target_name": dyad.target.actor_name,
-            "relation": labels[int(p.argmax())], "relation_probs": {name: float(p[j]) for j, name in enumerate(labels)},
+            "relation": labels[label], "relation_probs": dict(zip(labels, p, strict=True)),
             "model_id": model_id, **dyad.source.extra,
         })
     return rows

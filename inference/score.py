@@ -51,9 +51,12 @@ class ScoredPair:
     mentions: list[dict]
     extra: dict
 
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """The mentions' offsets within the sentence."""
+        return tuple((m["start"] - self.sentence_start, m["end"] - self.sentence_start) for m in self.mentions)
+
     def model_input(self) -> PairInput:
-        spans = tuple((m["start"] - self.sentence_start, m["end"] - self.sentence_start) for m in self.mentions)
-        return PairInput(self.sentence, spans, self.actor_type)
+        return PairInput(self.sentence, self.spans(), self.actor_type)
 
 
 @dataclass
@@ -87,6 +90,10 @@ class RunSummary:
             "rejects": self.rejects,
             "model_id": self.model_id,
         }
+
+
+# the summed counters of a summary (shards store them too); rejected_by_reason is a Counter, summed apart
+COUNT_FIELDS = ("rows_read", "rows_scored", "rows_rejected", "sentences", "pairs", "dyads", "dyads_skipped", "seconds")
 
 
 def output_schema(labels: dict[str, list[str]], keep_fields: Iterable[str]) -> pa.Schema:
@@ -266,8 +273,8 @@ def input_chunks(config: ScoreConfig, fmt: str, skip: Collection[int] = ()) -> I
 
 def score_chunk(
     config: ScoreConfig, dictionary: ActorDictionary | None, predictor, chunk: list[RawRow]
-) -> tuple[list[dict], list[Reject], RunSummary]:
-    """Scored rows, rejects and counts of one chunk whose repeated ids are marked (`mark_duplicates`)."""
+) -> tuple[list[dict], list[Reject], RunSummary, list[dict]]:
+    """Scored rows, rejects, counts and relation rows of one chunk whose repeated ids are marked (`mark_duplicates`)."""
     pairer = DocumentPairer(config, dictionary)
     counts = RunSummary(rows_read=len(chunk))
     pairs: list[ScoredPair] = []
@@ -286,7 +293,7 @@ def score_chunk(
     info = predictor.info
     rows = _rows(pairs, predictor.predict([p.model_input() for p in pairs]), info.labels, info.model_id)
     relations: list[dict] = []
-    if writes_relations(config, predictor):
+    if config.scoring.relations:  # already off when the model has no relation head (`relations_enabled`)
         dyads, counts.dyads_skipped = sentence_dyads(pairs, config.scoring.max_dyads_per_sentence)
         counts.dyads = len(dyads)
         probs = predictor.predict_relations([d.model_input() for d in dyads])
@@ -294,9 +301,9 @@ def score_chunk(
     return rows, rejects, counts, relations
 
 
-def writes_relations(config: ScoreConfig, predictor) -> bool:
-    """Relations are scored when asked for and the model has a relation head."""
-    return config.scoring.relations and getattr(predictor, "has_relations", False)
+def relations_enabled(config: ScoreConfig, info) -> bool:
+    """Relations are scored when asked for and the model has a relation head (every backend runs it)."""
+    return config.scoring.relations and RELATION in info.labels
 
 
 def without_relations(config: ScoreConfig) -> ScoreConfig:
@@ -306,8 +313,7 @@ def without_relations(config: ScoreConfig) -> ScoreConfig:
 
 def add_counts(total: RunSummary, part: RunSummary) -> None:
     """Add the counts (and seconds) of a chunk or shard to a run's summary."""
-    for name in ("rows_read", "rows_scored", "rows_rejected", "sentences", "pairs", "dyads", "dyads_skipped",
-                 "seconds"):
+    for name in COUNT_FIELDS:
         setattr(total, name, getattr(total, name) + getattr(part, name))
     total.rejected_by_reason.update(part.rejected_by_reason)
 
@@ -327,7 +333,7 @@ def score(config: ScoreConfig, show_progress: bool = True, overwrite: bool = Fal
     fmt = check_paths(config)
     dictionary = load_dictionary(config)
     predictor = load_predictor(config)
-    if not writes_relations(config, predictor):  # no relation head, or a backend without one: no empty table
+    if not relations_enabled(config, predictor.info):  # no relation head: no empty table
         config = without_relations(config)
     with open_output(config, predictor.info, dictionary, overwrite, show_progress) as output:
         for index, chunk in input_chunks(config, fmt, output.done):
@@ -336,6 +342,9 @@ def score(config: ScoreConfig, show_progress: bool = True, overwrite: bool = Fal
 
 
 def _rows(pairs: list[ScoredPair], probs: dict, labels: dict[str, list[str]], model_id: str) -> list[dict]:
+    # labels and probabilities as Python values per task once, not per pair
+    best = {task: probs[task].argmax(axis=1).tolist() for task in TASKS}
+    values = {task: probs[task].tolist() for task in TASKS}
     rows = []
     for i, pair in enumerate(pairs):
         row = {
@@ -344,10 +353,8 @@ def _rows(pairs: list[ScoredPair], probs: dict, labels: dict[str, list[str]], mo
             "actor_name": pair.actor_name, "actor_type": pair.actor_type, "mentions": pair.mentions,
         }
         for task in TASKS:
-            names = labels[task]
-            p = probs[task][i]
-            row[task] = names[int(p.argmax())]
-            row[f"{task}_probs"] = {name: float(p[j]) for j, name in enumerate(names)}
+            row[task] = labels[task][best[task][i]]
+            row[f"{task}_probs"] = dict(zip(labels[task], values[task][i], strict=True))
         row["model_id"] = model_id
         row.update(pair.extra)
         rows.append(row)

@@ -34,12 +34,20 @@ from .errors import InputError
 from .io import RowWriter, write_json
 from .labels import RELATION
 from .relations import relation_schema
-from .score import Reject, RunSummary, add_counts, chunk_rows, default_side_path, output_schema
+from .score import (
+    COUNT_FIELDS,
+    Reject,
+    RunSummary,
+    add_counts,
+    chunk_rows,
+    default_side_path,
+    output_schema,
+    relations_enabled,
+)
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
-_COUNTS = ("rows_read", "rows_scored", "rows_rejected", "rejected_by_reason", "sentences", "pairs", "dyads",
-           "dyads_skipped", "seconds")
+_COUNTS = (*COUNT_FIELDS, "rejected_by_reason")
 _MIB = 1 << 20
 
 
@@ -65,7 +73,7 @@ class PlainOutput:
         self.rows = RowWriter(config.output.path, output_schema(info.labels, config.input.keep_fields))
         self.rejects = RowWriter(rejects_path)
         self.relations = None
-        if config.scoring.relations and RELATION in info.labels:
+        if relations_enabled(config, info):
             suffix = Path(config.output.path).suffix
             path = config.output.relations_path or default_side_path(config.output.path, f"relations{suffix}")
             self.relations = RowWriter(path, relation_schema(info.labels[RELATION], config.input.keep_fields))
@@ -115,7 +123,7 @@ class ShardedOutput:
         self.suffix = self.directory.suffix
         self.schema = output_schema(info.labels, config.input.keep_fields)
         self.relation_schema = (relation_schema(info.labels[RELATION], config.input.keep_fields)
-                                if config.scoring.relations and RELATION in info.labels else None)
+                                if relations_enabled(config, info) else None)
         self.summary_path = config.output.summary_path or default_side_path(config.output.path, "summary.json")
         self.model_id = info.model_id
         self.input_path = config.input.path
@@ -209,7 +217,7 @@ class ShardedOutput:
 
 
 def _shard_counts(shard: dict) -> RunSummary:
-    return RunSummary(**{key: shard[key] for key in _COUNTS if key != "rejected_by_reason"},
+    return RunSummary(**{key: shard[key] for key in COUNT_FIELDS},
                       rejected_by_reason=Counter(shard["rejected_by_reason"]))
 
 
