@@ -236,14 +236,15 @@ def input_fingerprint(path: str | Path) -> dict:
 
 
 def config_hash(config: ScoreConfig, dictionary: ActorDictionary | None) -> str:
-    """Hash of what decides the rows of a shard: input reading, segmentation, backend, actor dictionary.
+    """Hash of what decides the rows of a shard: input reading, segmentation, backend and precision, relations,
+    actor dictionary.
 
     Paths, batch sizes, threads and the engine are left out: they change where and how fast, not what.
     """
     relevant = config.model_dump(mode="json", include={
         "input": {"format", "kind", "id_field", "text_field", "keep_fields"},
         "segmentation": True,
-        "scoring": {"backend"},
+        "scoring": {"backend", "precision", "relations", "max_dyads_per_sentence"},
     })
     if dictionary is not None:
         relevant["actors"] = {

@@ -137,6 +137,11 @@ def test_another_input_model_or_config_is_refused_unless_overwrite(tiny_bundle, 
     changed.segmentation.max_sentence_chars = 60
     with pytest.raises(InputError, match=r"another run \(config_hash changed\).*--overwrite"):
         score(changed, show_progress=False)
+    for key, value in (("precision", "bf16"), ("max_dyads_per_sentence", 1)):  # both change what shards hold
+        changed = config(tiny_bundle, source, out, actors_dir)
+        setattr(changed.scoring, key, value)
+        with pytest.raises(InputError, match=r"config_hash changed"):
+            score(changed, show_progress=False)
     model = json.loads((tiny_bundle / "model.json").read_text())
     other_bundle = tmp_path / "other"
     other_bundle.mkdir()
