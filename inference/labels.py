@@ -5,6 +5,13 @@ SENTIMENT = "sentiment"
 TASKS = (STANCE, SENTIMENT)  # per-actor tasks: one (sentence, actor) input
 RELATION = "relation"  # directed dyad task: one (sentence, source, target) input
 
+
+
+def actor_tasks(labels) -> list[str]:
+    """The per-actor tasks among a bundle's label lists (or task names), in their order."""
+    return [task for task in labels if task in TASKS]
+
+
 DEFAULT_LABELS: dict[str, list[str]] = {
     STANCE: ["cooperative", "adversarial", "neutral"],
     SENTIMENT: ["positive", "neutral", "negative"],

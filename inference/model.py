@@ -13,7 +13,7 @@ from torch import nn
 from .bundle import MODEL_JSON, WEIGHTS_NAME, ModelInfo, library_versions, read_model_info, weights_fingerprint
 from .encoding import DYAD_MARKERS
 from .errors import BundleError, ConfigError
-from .labels import RELATION
+from .labels import RELATION, actor_tasks
 
 
 def resolve_base_model(base: str) -> str:
@@ -48,8 +48,8 @@ class ActorStanceModel(nn.Module):
         hidden = encoder.config.hidden_size
         width = 2 * hidden if info.pooling == "cls_marker" else hidden
         self.heads = nn.ModuleDict(
-            {task: nn.Sequential(nn.Dropout(info.dropout), nn.Linear(width, len(labels)))
-             for task, labels in info.labels.items() if task != RELATION}
+            {task: nn.Sequential(nn.Dropout(info.dropout), nn.Linear(width, len(info.labels[task])))
+             for task in actor_tasks(info.labels)}
         )
         # the relation head reads [CLS] and the first source and target markers
         self.relation_head = (nn.Sequential(nn.Dropout(info.dropout), nn.Linear(3 * hidden, len(info.labels[RELATION])))
@@ -76,6 +76,16 @@ class ActorStanceModel(nn.Module):
             raise BundleError("this model has no relation head (train with labels.relation)")
         return self.relation_logits(input_ids, self._hidden(input_ids, attention_mask))
 
+    def all_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, actor: bool = True,
+                   relation: bool = True) -> dict[str, torch.Tensor]:
+        """The per-actor heads' and the relation head's logits from one encoder pass (the ONNX export
+        runs both: one graph for either kind of input)."""
+        hidden = self._hidden(input_ids, attention_mask)
+        out = self.actor_logits(input_ids, hidden) if actor else {}
+        if relation and self.relation_head is not None:
+            out[RELATION] = self.relation_logits(input_ids, hidden)
+        return out
+
     def _hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
@@ -92,7 +102,8 @@ class ActorStanceModel(nn.Module):
 
 def build_model(encoder: nn.Module, tokenizer, info: ModelInfo) -> ActorStanceModel:
     start_ids = tokenizer.convert_tokens_to_ids(info.encoding.start_tokens())
-    dyad_ids = tokenizer.convert_tokens_to_ids([DYAD_MARKERS[0], DYAD_MARKERS[2]])
+    # bundles without a relation head may come from before the dyad markers existed
+    dyad_ids = tokenizer.convert_tokens_to_ids([DYAD_MARKERS[0], DYAD_MARKERS[2]]) if RELATION in info.labels else []
     if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in start_ids + dyad_ids:
         raise BundleError("the tokenizer lacks the actor marker tokens; was add_marker_tokens called?")
     return ActorStanceModel(encoder, info, start_ids, dyad_ids)

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .batching import length_sorted_batches, softmax
+from .batching import BatchedPredictor
 from .bundle import ModelInfo, read_model_info
-from .encoding import DyadInput, PairInput, encode_dyads, encode_pairs
+from .encoding import DyadInput, PairInput, encode_pairs
 from .errors import BundleError
 from .io import write_json
-from .labels import RELATION, TASKS
+from .labels import RELATION, actor_tasks
 
 ONNX_DIR = "onnx"
 FP32_FILE = "model.onnx"
@@ -138,21 +138,15 @@ def _session(path: Path, threads: int | None):
         ) from None
 
 
-def per_actor_tasks(info: ModelInfo) -> list[str]:
-    """The tasks of one (sentence, actor) input, in model.json order."""
-    return [task for task in info.labels if task in TASKS]
-
-
 def output_names(info: ModelInfo) -> list[str]:
     """The ONNX model's outputs: the per-actor tasks, then the relation head where the bundle has one."""
-    return per_actor_tasks(info) + ([RELATION] if RELATION in info.labels else [])
+    return actor_tasks(info.labels) + ([RELATION] if RELATION in info.labels else [])
 
 
-class OnnxPredictor:
+class OnnxPredictor(BatchedPredictor):
     """Scores (sentence, actor) pairs with an ONNX Runtime session; same interface as inference.predict.Predictor."""
 
     def __init__(self, session, tokenizer: BundleTokenizer, info: ModelInfo, batch_size: int = 64):
-        self.tasks = per_actor_tasks(info)
         names = [output.name for output in session.get_outputs()]
         if missing := [task for task in output_names(info) if task not in names]:
             raise BundleError(f"ONNX model has outputs {names}, not the tasks {missing} of model.json; re-export it")
@@ -160,6 +154,7 @@ class OnnxPredictor:
         self.tokenizer = tokenizer
         self.info = info
         self.batch_size = batch_size
+        self.pad_id = tokenizer.pad_token_id
 
     @classmethod
     def from_bundle(cls, path: str | Path, quantized: bool = False, batch_size: int = 64,
@@ -174,41 +169,9 @@ class OnnxPredictor:
             export_onnx(directory, quantized)
         return cls(_session(directory / ONNX_DIR / name, threads), BundleTokenizer(directory), info, batch_size)
 
-    def _batched(self, encoded: list[list[int]], outputs: list[str]) -> dict[str, np.ndarray]:
-        """Run the session over length-sorted, padded batches; the named outputs in input order."""
-        out = {name: np.zeros((len(encoded), len(self.info.labels[name])), dtype=np.float32) for name in outputs}
-        for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
-            width = max(len(encoded[i]) for i in batch)
-            input_ids = np.full((len(batch), width), self.tokenizer.pad_token_id, dtype=np.int64)
-            attention = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                input_ids[row, : len(encoded[i])] = encoded[i]
-                attention[row, : len(encoded[i])] = 1
-            results = self.session.run(outputs, {"input_ids": input_ids, "attention_mask": attention})
-            for name, logits in zip(outputs, results, strict=True):
-                out[name][batch] = logits
-        return out
-
-    def logits(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
-        """Raw (uncalibrated) logits per task, in input order."""
-        return self._batched(encode_pairs(self.tokenizer, pairs, self.info.encoding), self.tasks)
-
-    @property
-    def has_relations(self) -> bool:
-        return RELATION in self.info.labels
-
-    def relation_logits(self, dyads: Sequence[DyadInput]) -> np.ndarray:
-        """Raw relation logits for (source, target) dyads, in input order."""
-        return self._batched(encode_dyads(self.tokenizer, dyads, self.info.encoding), [RELATION])[RELATION]
-
-    def predict_relations(self, dyads: Sequence[DyadInput]) -> np.ndarray:
-        """Calibrated relation probabilities, in input order."""
-        return softmax(self.relation_logits(dyads) / self.info.temperatures.get(RELATION, 1.0))
-
-    def predict(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
-        """Calibrated probabilities per task (rows sum to 1), in input order."""
-        return {task: softmax(logits / self.info.temperatures.get(task, 1.0))
-                for task, logits in self.logits(pairs).items()}
+    def _run(self, input_ids: np.ndarray, attention: np.ndarray, outputs: list[str]) -> dict[str, np.ndarray]:
+        return dict(zip(outputs, self.session.run(outputs, {"input_ids": input_ids, "attention_mask": attention}),
+                        strict=True))
 
 
 # ---------------------------------------------------------------- export (needs torch)
@@ -241,10 +204,7 @@ def _export_fp32(model, tokenizer, path: Path) -> None:
             self.model = model
 
         def forward(self, input_ids, attention_mask):
-            hidden = self.model._hidden(input_ids, attention_mask)
-            out = self.model.actor_logits(input_ids, hidden)
-            if self.model.relation_head is not None:
-                out[RELATION] = self.model.relation_logits(input_ids, hidden)
+            out = self.model.all_logits(input_ids, attention_mask)
             return tuple(out[task] for task in tasks)
 
     def isin(elements, test_elements):
@@ -373,17 +333,16 @@ def export_onnx(bundle: str | Path, quantized: bool = False) -> Path:
         if quantized:
             staged[INT8_FILE] = Path(work) / INT8_FILE
             _quantize(staged[FP32_FILE], staged[INT8_FILE], model.encoder.config.num_hidden_layers)
-        reference = Predictor(model, tokenizer).predict(samples)
+        torch_predictor = Predictor(model, tokenizer)
+        reference = torch_predictor.predict(samples)
         onnx_tokenizer = BundleTokenizer(directory)
-        probs = {name: OnnxPredictor(_session(path, None), onnx_tokenizer, info).predict(samples)
-                 for name, path in staged.items()}
+        predictors = {name: OnnxPredictor(_session(path, None), onnx_tokenizer, info) for name, path in staged.items()}
+        probs = {name: predictor.predict(samples) for name, predictor in predictors.items()}
         fp32 = _agreement(probs[FP32_FILE], reference)
         if RELATION in info.labels:
-            torch_relations = Predictor(model, tokenizer).predict_relations(EXAMPLE_DYADS)
-            onnx_relations = OnnxPredictor(_session(staged[FP32_FILE], None), onnx_tokenizer, info).predict_relations(
+            difference = predictors[FP32_FILE].predict_relations(EXAMPLE_DYADS) - torch_predictor.predict_relations(
                 EXAMPLE_DYADS)
-            fp32["max_abs_prob_diff"] = max(fp32["max_abs_prob_diff"],
-                                            round(float(np.abs(onnx_relations - torch_relations).max()), 6))
+            fp32["max_abs_prob_diff"] = max(fp32["max_abs_prob_diff"], round(float(np.abs(difference).max()), 6))
         if fp32["max_abs_prob_diff"] > MAX_FP32_DIFF:
             raise BundleError(f"ONNX export of {directory} differs from the torch model by up to "
                               f"{fp32['max_abs_prob_diff']} in probability; keep scoring.backend torch for it")

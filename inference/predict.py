@@ -1,4 +1,4 @@
-"""Batched prediction: length-sorted batches, dynamic padding, inference mode, calibrated softmax."""
+"""The torch backend: batched prediction under inference mode (and bf16 autocast where native)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .batching import length_sorted_batches, softmax
-from .encoding import DyadInput, PairInput, encode_dyads, encode_pairs
+from .batching import BatchedPredictor, pad_rows
 from .labels import RELATION
 from .model import ActorStanceModel, ModelInfo, load_bundle
 
 
 def pad_batch(rows: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        attention[i, : len(row)] = 1
-    return input_ids, attention
+    input_ids, attention = pad_rows(rows, pad_id)
+    return torch.from_numpy(input_ids), torch.from_numpy(attention)
 
 
 @cache
@@ -45,7 +39,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if native else "fp32"
 
 
-class Predictor:
+class Predictor(BatchedPredictor):
     """Scores (sentence, actor) pairs with a loaded model; returns probabilities per task.
 
     `precision` bf16 runs the forward pass under bf16 autocast (weights stay fp32; layer norms and
@@ -75,40 +69,14 @@ class Predictor:
     def info(self) -> ModelInfo:
         return self.model.info
 
-    def _batched(self, encoded: list[list[int]], forward, widths: dict[str, int]) -> dict[str, np.ndarray]:
-        """Run `forward` over length-sorted, padded batches; outputs (dict of logits) in input order."""
+    def _batched(self, encoded: list[list[int]], outputs: list[str]) -> dict[str, np.ndarray]:
         self.model.eval()  # training evaluates between epochs: dropout must be off here
-        out = {name: np.zeros((len(encoded), width), dtype=np.float32) for name, width in widths.items()}
         bf16 = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         with torch.inference_mode(), bf16:
-            for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
-                input_ids, attention = pad_batch([encoded[i] for i in batch], self.pad_id)
-                for name, logits in forward(input_ids.to(self.device), attention.to(self.device)).items():
-                    out[name][batch] = logits.float().cpu().numpy()
-        return out
+            return super()._batched(encoded, outputs)
 
-    def logits(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
-        """Raw (uncalibrated) logits per task, in input order."""
-        encoded = encode_pairs(self.tokenizer, pairs, self.info.encoding)
-        return self._batched(encoded, self.model, {task: len(self.info.labels[task]) for task in self.model.heads})
-
-    def relation_logits(self, dyads: Sequence[DyadInput]) -> np.ndarray:
-        """Raw relation logits for (source, target) dyads, in input order."""
-        encoded = encode_dyads(self.tokenizer, dyads, self.info.encoding)
-        forward = lambda ids, mask: {RELATION: self.model.forward_relation(ids, mask)}  # noqa: E731
-        return self._batched(encoded, forward, {RELATION: len(self.info.labels[RELATION])})[RELATION]
-
-    def predict_relations(self, dyads: Sequence[DyadInput]) -> np.ndarray:
-        """Calibrated relation probabilities, in input order."""
-        return softmax(self.relation_logits(dyads) / self.info.temperatures.get(RELATION, 1.0))
-
-    @property
-    def has_relations(self) -> bool:
-        return self.model.relation_head is not None
-
-    def predict(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
-        """Calibrated probabilities per task (rows sum to 1), in input order."""
-        return {
-            task: softmax(logits / self.info.temperatures.get(task, 1.0))
-            for task, logits in self.logits(pairs).items()
-        }
+    def _run(self, input_ids: np.ndarray, attention: np.ndarray, outputs: list[str]) -> dict[str, np.ndarray]:
+        logits = self.model.all_logits(torch.from_numpy(input_ids).to(self.device),
+                                       torch.from_numpy(attention).to(self.device),
+                                       actor=any(name != RELATION for name in outputs), relation=RELATION in outputs)
+        return {name: logits[name].float().cpu().numpy() for name in outputs}
