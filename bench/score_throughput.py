@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,11 +78,9 @@ def ensure_bundle(bundle: Path) -> Path:
     return train(config, show_progress=False)
 
 
-def first_row_seconds(bundle: Path, work: Path, backend: str, precision: str, threads: int, documents: int) -> float:
-    """Seconds from starting `actorstance score` to its output file existing, on the first `documents` docs."""
-    small = work / "first_row.jsonl"
-    small.write_text("".join(open(work / "docs.jsonl", encoding="utf-8").readlines()[:documents]), encoding="utf-8")
-    out = work / f"first_row.{backend}.{precision}.jsonl"
+def first_row_seconds(bundle: Path, small: Path, backend: str, precision: str, threads: int) -> float:
+    """Seconds from starting `actorstance score` on the small input to its output file existing."""
+    out = small.with_name(f"first_row.{backend}.{precision}.jsonl")
     command = [str(Path(sys.executable).with_name("actorstance")), "score", str(ROOT / "configs/score.yaml"),
                "--quiet", "--set", f"model={bundle}", "--set", f"input.path={small}", "--set", f"output.path={out}",
                "--set", f"actors.paths=[{ROOT / 'configs/actors'}]", "--set", f"scoring.backend={backend}",
@@ -100,8 +99,10 @@ def first_row_seconds(bundle: Path, work: Path, backend: str, precision: str, th
 def labels_of(path: Path) -> dict[str, list[str]]:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=["stance", "sentiment"])
-    return {task: table.column(task).to_pylist() for task in ("stance", "sentiment")}
+    from inference.labels import TASKS
+
+    table = pq.read_table(path, columns=list(TASKS))
+    return {task: table.column(task).to_pylist() for task in TASKS}
 
 
 def agreement(labels: dict[str, list[str]], reference: dict[str, list[str]]) -> dict[str, float]:
@@ -196,8 +197,8 @@ def main() -> None:
     per_backend, labels, summaries = {}, {}, {}
     for name in sorted(variants, key=lambda n: n != fp32_name):  # the fp32 labels first
         backend, precision = variants[name]
-        if backend == "torch":
-            model = Predictor.from_bundle(bundle, threads=args.threads, precision=precision)
+        if backend == "torch":  # precision only switches autocast: the loaded model serves every torch variant
+            model = Predictor(predictor.model, predictor.tokenizer, threads=args.threads, precision=precision)
         else:
             model = OnnxPredictor.from_bundle(bundle, quantized=backend == "onnx-int8", threads=args.threads)
         started = time.perf_counter()
@@ -217,13 +218,15 @@ def main() -> None:
         if name == "onnx-int8" and "onnx" in labels:
             per_backend[name]["label_agreement_vs_onnx"] = agreement(labels[name], labels["onnx"])
     summary = summaries["torch"]
+    small = work / "first_row.jsonl"
+    with open(work / "docs.jsonl", encoding="utf-8") as docs_file:
+        small.write_text("".join(islice(docs_file, args.first_row_docs)), encoding="utf-8")
     reference_rate = round(len(subset) / reference, 1)
     for name, figures in per_backend.items():
         figures["ratio_end_to_end_vs_reference"] = round(figures["end_to_end_pairs_per_s"] / reference_rate, 2)
         figures["ratio_end_to_end_vs_torch"] = round(
             figures["end_to_end_pairs_per_s"] / per_backend["torch"]["end_to_end_pairs_per_s"], 2)
-        figures["first_row_seconds"] = round(
-            first_row_seconds(bundle, work, *variants[name], args.threads, args.first_row_docs), 2)
+        figures["first_row_seconds"] = round(first_row_seconds(bundle, small, *variants[name], args.threads), 2)
 
     gflops = matmul_gflops()
     flops = encoder_flops_per_token(predictor.model.encoder.config) * tokens

@@ -18,13 +18,13 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
 from inference.config import DataSource, TrainConfig, load_config
 from inference.predict import Predictor
 
 from .data import read_source
+from .metrics import spread
 from .trainer import evaluate_pairs, train
 
 INNER_DEV_SHARE = 0.1
@@ -71,9 +71,7 @@ def summarise(per_fold: list[dict]) -> dict:
     summary = {}
     for task in per_fold[0]:
         for metric in ("macro_f1", "accuracy"):
-            values = [fold[task][metric] for fold in per_fold]
-            summary.setdefault(task, {})[metric] = {"mean": float(np.mean(values)),
-                                                    "std": float(np.std(values, ddof=1)), "folds": values}
+            summary.setdefault(task, {})[metric] = spread([fold[task][metric] for fold in per_fold], "folds")
     return summary
 
 

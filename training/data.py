@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import permutations
 from pathlib import Path
 
 from inference.config import DataSource
@@ -151,17 +152,15 @@ def derive_dyads(pairs: list[LabelledPair], labels: list[str]) -> list[LabelledD
             dyads.append(LabelledDyad(f"{pair.id}:dyad", pair.text, pair.spans,
                                       ((partner["start"], partner["end"]),), label, pair.weight))
     for members in sentences.values():
-        for source in members:
-            related = {r["target"]: r["relation"] for r in source.meta["relations"]}
-            for target in members:
-                if target is source:
-                    continue
-                label = related.get(target.meta["actor_id"], none)
-                dyads.append(LabelledDyad(
-                    f"{source.id}->{target.meta['actor_id']}", source.text, source.spans, target.spans,
-                    label if label in labels else none, source.weight,
-                    {"doc_id": source.meta.get("doc_id"), "sentence_index": source.meta.get("sentence_index"),
-                     "source_id": source.meta["actor_id"], "target_id": target.meta["actor_id"],
-                     "source_stance": source.labels.get("stance"), "target_stance": target.labels.get("stance")},
-                ))
+        related = {(member.meta["actor_id"], r["target"]): r["relation"]  # a pair lists its actor's relations
+                   for member in members for r in member.meta["relations"]}
+        for source, target in permutations(members, 2):
+            label = related.get((source.meta["actor_id"], target.meta["actor_id"]), none)
+            dyads.append(LabelledDyad(
+                f"{source.id}->{target.meta['actor_id']}", source.text, source.spans, target.spans,
+                label if label in labels else none, source.weight,
+                {"doc_id": source.meta.get("doc_id"), "sentence_index": source.meta.get("sentence_index"),
+                 "source_id": source.meta["actor_id"], "target_id": target.meta["actor_id"],
+                 "source_stance": source.labels.get("stance"), "target_stance": target.labels.get("stance")},
+            ))
     return dyads

@@ -71,6 +71,23 @@ def confident_errors(pairs, rows, targets, probs, labels, limit=TOP_ERRORS) -> l
     } for i in wrong]
 
 
+def _samples(samples_cache: dict, n: int, config: EvaluateConfig) -> np.ndarray:
+    """Bootstrap resamples of n items, drawn once per size and reused by every task and set of that size."""
+    if n not in samples_cache:
+        samples_cache[n] = bootstrap_samples(n, max(config.bootstrap, 1))
+    return samples_cache[n]
+
+
+def _scored(labels: list[str], targets: np.ndarray, p: np.ndarray, samples: np.ndarray) -> tuple[dict, dict]:
+    """Metrics with bootstrap intervals and the confusion matrix, and the bootstrap scores themselves."""
+    metrics = task_metrics(labels, targets, p)
+    boot = bootstrap_scores(targets, p.argmax(axis=1), len(labels), samples)
+    metrics["accuracy_ci"], metrics["macro_f1_ci"] = interval(boot["accuracy"]), interval(boot["macro_f1"])
+    metrics["confusion_matrix"] = confusion_matrix(targets, p.argmax(axis=1),
+                                                   labels=list(range(len(labels)))).tolist()
+    return metrics, boot
+
+
 def evaluate_task(pairs, task, labels, probs, config: EvaluateConfig, samples_cache: dict,
                   baseline_probs=None, other_probs=None) -> tuple[dict, dict] | None:
     """Metrics of one task on one set (None when the set does not label it) and its figures' data."""
@@ -78,15 +95,9 @@ def evaluate_task(pairs, task, labels, probs, config: EvaluateConfig, samples_ca
     if len(rows) == 0:
         return None
     p = probs[rows]
-    metrics = task_metrics(labels, targets, p)
-    if len(rows) not in samples_cache:
-        samples_cache[len(rows)] = bootstrap_samples(len(rows), max(config.bootstrap, 1))
-    samples = samples_cache[len(rows)]
+    samples = _samples(samples_cache, len(rows), config)
+    metrics, boot = _scored(labels, targets, p, samples)
     k = len(labels)
-    boot = bootstrap_scores(targets, p.argmax(axis=1), k, samples)
-    metrics["accuracy_ci"] = interval(boot["accuracy"])
-    metrics["macro_f1_ci"] = interval(boot["macro_f1"])
-    metrics["confusion_matrix"] = confusion_matrix(targets, p.argmax(axis=1), labels=list(range(k))).tolist()
     metrics["breakdowns"] = {
         field: breakdown(pairs, rows, targets, p, labels, lambda pair, f=field: _group_values(pair, f))
         for field in config.breakdowns
@@ -128,29 +139,24 @@ def evaluate_relations(predictor, dyads, pairs, probs, config: EvaluateConfig, s
                         stance_names[int(probs["stance"][i].argmax())] for i, p in enumerate(pairs)}
     rel_probs = predictor.predict_relations([d.model_input() for d in dyads])
     targets = np.array([labels.index(d.label) for d in dyads])
-    metrics = task_metrics(labels, targets, rel_probs)
-    samples = samples_cache.setdefault(len(dyads), bootstrap_samples(len(dyads), max(config.bootstrap, 1)))
-    boot = bootstrap_scores(targets, rel_probs.argmax(axis=1), len(labels), samples)
-    metrics["accuracy_ci"], metrics["macro_f1_ci"] = interval(boot["accuracy"]), interval(boot["macro_f1"])
-    metrics["confusion_matrix"] = confusion_matrix(targets, rel_probs.argmax(axis=1),
-                                                   labels=list(range(len(labels)))).tolist()
+    metrics, _ = _scored(labels, targets, rel_probs, _samples(samples_cache, len(dyads), config))
     metrics["breakdowns"], metrics["top_errors"] = {}, []
-    keyed = [d for d in dyads if "source_id" in d.meta]
-    if keyed:
+    keyed_indices = [i for i, d in enumerate(dyads) if "source_id" in d.meta]
+    if keyed_indices:
         derived = []
-        for d in keyed:
+        for d in (dyads[i] for i in keyed_indices):
             sentence = (d.meta["doc_id"], d.meta["sentence_index"])
             source = predicted_stance.get((*sentence, d.meta["source_id"]))
             target = predicted_stance.get((*sentence, d.meta["target_id"]))
             derived.append(labels.index(stance_derived_relation(source, target, labels)))
-        keyed_targets = np.array([labels.index(d.label) for d in keyed])
+        keyed_targets = targets[keyed_indices]
         one_hot = np.eye(len(labels))[derived]
         base = task_metrics(labels, keyed_targets, one_hot)
         metrics["baseline"] = {"name": "derived from predicted per-actor stance", "n": base["n"],
                                "accuracy": base["accuracy"], "macro_f1": base["macro_f1"],
                                "macro_f1_ci": interval(bootstrap_scores(
                                    keyed_targets, np.array(derived), len(labels),
-                                   bootstrap_samples(len(keyed), max(config.bootstrap, 1)))["macro_f1"])}
+                                   _samples(samples_cache, len(keyed_indices), config))["macro_f1"])}
         metrics["lift_over_baseline"] = metrics["macro_f1"] - base["macro_f1"]
     return metrics, {"targets": targets, "probs": rel_probs}
 

@@ -62,3 +62,9 @@ def bootstrap_scores(targets: np.ndarray, predicted: np.ndarray, k: int, samples
 def interval(values: np.ndarray, level: float = 0.95) -> list[float]:
     low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return [float(low), float(high)]
+
+
+def spread(values: list[float], key: str) -> dict:
+    """Mean and sample standard deviation of repeated runs (0 for one run), with the runs under `key`."""
+    return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            key: values}

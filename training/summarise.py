@@ -13,6 +13,7 @@ from pathlib import Path
 
 from inference.errors import InputError
 from inference.io import AtomicFile, write_json
+from inference.score import default_side_path
 
 from .html import Page
 from .plots import heatmap_png, stacked_shares_png, time_series_png
@@ -114,8 +115,8 @@ def report(scored_path: str | Path, output_dir: str | Path | None = None, granul
     if missing:
         raise InputError(f"{scored_path} is not a scored file: columns {sorted(missing)} are missing")
     summary = summarise_rows(rows, granularity, top)
-    relations_path = Path(relations_path) if relations_path else _default_relations(scored_path)
-    if relations_path and relations_path.is_file():
+    relations_path = Path(relations_path or default_side_path(str(scored_path), f"relations{scored_path.suffix}"))
+    if relations_path.is_file():
         summary["relations"] = summarise_relations(load_rows(relations_path), granularity, top, dyads)
     out = Path(output_dir) if output_dir else scored_path.with_name(scored_path.stem + "_report")
     out.mkdir(parents=True, exist_ok=True)
@@ -124,11 +125,6 @@ def report(scored_path: str | Path, output_dir: str | Path | None = None, granul
     target.temp.write_text(_html(summary, scored_path, top), encoding="utf-8")
     target.commit()
     return out
-
-
-def _default_relations(scored_path: Path) -> Path | None:
-    candidate = scored_path.with_name(f"{scored_path.stem}.relations{scored_path.suffix}")
-    return candidate if candidate.is_file() else None
 
 
 def _relations_html(page: Page, relations: dict) -> None:

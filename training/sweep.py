@@ -17,10 +17,9 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from inference.config import TrainConfig, load_config
 
+from .metrics import spread
 from .trainer import train
 
 METRICS = ("macro_f1", "accuracy", "ece")
@@ -39,10 +38,7 @@ def run_sweep(config_path: str, name: str, variants: dict[str, list[str]], seeds
                 train(config, show_progress=False)
             runs.append(json.loads((out / "metrics.json").read_text())["dev"])
         results[variant] = {
-            task: {metric: {"mean": float(np.mean([r[task][metric] for r in runs])),
-                            "std": float(np.std([r[task][metric] for r in runs], ddof=1)) if len(runs) > 1 else 0.0,
-                            "runs": [r[task][metric] for r in runs]}
-                   for metric in METRICS}
+            task: {metric: spread([r[task][metric] for r in runs], "runs") for metric in METRICS}
             for task in runs[0]
         }
         results[variant]["overrides"] = extra

@@ -145,10 +145,8 @@ class Batches:
         }
         self.weights = torch.tensor([p.weight for p in pairs], dtype=torch.float32)
         self.dyad_encoded = encode_dyads(tokenizer, [d.model_input() for d in dyads], settings)
-        none = labels[RELATION][-1] if RELATION in labels else None
-        self.dyad_targets = torch.tensor([labels[RELATION].index(d.label) for d in dyads] if dyads else [],
-                                         dtype=torch.long)
-        self.dyad_is_none = [d.label == none for d in dyads]
+        self.dyad_targets = torch.tensor([labels[RELATION].index(d.label) for d in dyads], dtype=torch.long)
+        self.dyad_is_none = [d.label == labels[RELATION][-1] for d in dyads]  # the last relation label: no relation
         self.dyad_weights = torch.tensor(
             [d.weight / (self.none_fraction if is_none else 1.0) for d, is_none in zip(dyads, self.dyad_is_none,
                                                                                        strict=True)],
