@@ -143,6 +143,17 @@ class DocumentPairer:
             return None, ("empty_text", f"field {self.input.text_field!r} is empty")
         return text, None
 
+    def validate(self, record: dict) -> tuple[str | None, str | None, tuple[str, str] | None]:
+        """(doc_id, text, None) for a usable row, whose id then counts as seen; else (None, None, error)."""
+        doc_id, error = self.doc_id(record)
+        if error:
+            return None, None, error
+        text, error = self.text(record)
+        if error:
+            return None, None, error
+        self.seen_ids.add(doc_id)
+        return doc_id, text, None
+
     def extra(self, record: dict) -> dict:
         return {name: None if record.get(name) is None else str(record.get(name)) for name in self.input.keep_fields}
 
@@ -150,13 +161,9 @@ class DocumentPairer:
         if row.error:
             return [], row.error
         record = row.record
-        doc_id, error = self.doc_id(record)
+        doc_id, text, error = self.validate(record)
         if error:
             return [], error
-        text, error = self.text(record)
-        if error:
-            return [], error
-        self.seen_ids.add(doc_id)
         if self.input.kind == "pairs":
             return self._annotated_pair(doc_id, text, record)
         return self._document_pairs(doc_id, text, record)
@@ -248,18 +255,16 @@ def chunk_rows(config: ScoreConfig) -> int:
 def mark_duplicates(rows: Iterable[RawRow], config: ScoreConfig) -> Iterator[RawRow]:
     """`rows`, with the `duplicate_id` error set on every repeat of an id, found without segmenting any text.
 
-    An id counts as seen once its row has a valid id and text, as in `DocumentPairer.pairs`; marking repeats
+    An id counts as seen once its row has a valid id and text (`DocumentPairer.validate`); marking repeats
     while streaming the input lets chunks be scored in parallel, or skipped on resume, and the first
     occurrence still wins.
     """
     ids = DocumentPairer(config, None)
     for row in rows:
         if row.error is None:
-            doc_id, error = ids.doc_id(row.record)
+            error = ids.validate(row.record)[2]
             if error and error[0] == "duplicate_id":
                 row.error = error
-            elif error is None and ids.text(row.record)[1] is None:
-                ids.seen_ids.add(doc_id)
         yield row
 
 
