@@ -7,6 +7,11 @@ RELATION = "relation"  # directed dyad task: one (sentence, source, target) inpu
 
 
 
+def no_relation(relation_labels: list[str]) -> str:
+    """The relation label meaning "no relation": the last of the list, by the config's contract."""
+    return relation_labels[-1]
+
+
 def actor_tasks(labels) -> list[str]:
     """The per-actor tasks among a bundle's label lists (or task names), in their order."""
     return [task for task in labels if task in TASKS]

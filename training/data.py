@@ -24,7 +24,7 @@ from pathlib import Path
 from inference.config import DataSource
 from inference.encoding import DyadInput, PairInput
 from inference.errors import DataError
-from inference.labels import TASKS
+from inference.labels import TASKS, no_relation
 
 
 @dataclass
@@ -139,7 +139,7 @@ def derive_dyads(pairs: list[LabelledPair], labels: list[str]) -> list[LabelledD
     - CAMEO-coded pairs (`meta.role == "source"` with a `meta.dyad_partner`): source -> target,
       labelled by the coded event's stance (a neutral statement = no relation).
     """
-    none = labels[-1]
+    none = no_relation(labels)
     dyads: list[LabelledDyad] = []
     sentences: dict[tuple, list[LabelledPair]] = {}
     for pair in pairs:

@@ -19,7 +19,7 @@ from sklearn.metrics import confusion_matrix
 
 from inference.config import EvaluateConfig
 from inference.io import AtomicFile, write_json
-from inference.labels import RELATION
+from inference.labels import RELATION, no_relation
 from inference.predict import Predictor
 
 from .baseline import baseline_from_bundle
@@ -126,9 +126,9 @@ def evaluate_task(pairs, task, labels, probs, config: EvaluateConfig, samples_ca
 
 def stance_derived_relation(source_stance: str | None, target_stance: str | None, labels: list[str]) -> str:
     """The baseline relation from two per-actor stances: shared cooperation or conflict, else none."""
-    if source_stance == target_stance and source_stance in labels[:-1]:
+    if source_stance == target_stance and source_stance != no_relation(labels) and source_stance in labels:
         return source_stance
-    return labels[-1]
+    return no_relation(labels)
 
 
 def evaluate_relations(predictor, dyads, pairs, probs, config: EvaluateConfig, samples_cache: dict):

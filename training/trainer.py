@@ -23,7 +23,7 @@ from inference.batching import softmax
 from inference.config import TrainConfig, dump_config
 from inference.encoding import EncodingSettings, add_marker_tokens, encode_dyads, encode_pairs
 from inference.errors import ConfigError
-from inference.labels import RELATION, TASKS
+from inference.labels import RELATION, TASKS, no_relation
 from inference.model import ActorStanceModel, ModelInfo, build_model, resolve_base_model, save_bundle
 from inference.predict import Predictor, pad_batch
 
@@ -146,7 +146,7 @@ class Batches:
         self.weights = torch.tensor([p.weight for p in pairs], dtype=torch.float32)
         self.dyad_encoded = encode_dyads(tokenizer, [d.model_input() for d in dyads], settings)
         self.dyad_targets = torch.tensor([labels[RELATION].index(d.label) for d in dyads], dtype=torch.long)
-        self.dyad_is_none = [d.label == labels[RELATION][-1] for d in dyads]  # the last relation label: no relation
+        self.dyad_is_none = [d.label == no_relation(labels[RELATION]) for d in dyads]
         self.dyad_weights = torch.tensor(
             [d.weight / (self.none_fraction if is_none else 1.0) for d, is_none in zip(dyads, self.dyad_is_none,
                                                                                        strict=True)],
