@@ -43,6 +43,9 @@ class ModelConfig(Section):
         "cls_marker", title="representation fed to the heads: [CLS], first actor marker, or both concatenated"
     )
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    init_from: str | None = Field(
+        None, title="a model bundle whose weights start training (fine-tune it further); null: the base encoder"
+    )
 
 
 class LabelsConfig(Section):

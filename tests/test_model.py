@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from inference.encoding import PairInput
 from inference.errors import BundleError
@@ -118,3 +119,42 @@ def test_prediction_turns_dropout_off(tiny_bundle):
     again = predictor.predict(PAIRS)
     for task in expected:
         np.testing.assert_array_equal(expected[task], again[task])
+
+
+def fresh_model(tiny_encoder, labels: dict):
+    from inference.encoding import EncodingSettings
+    from inference.model import ModelInfo, build_model
+    from training.trainer import load_base
+
+    settings = EncodingSettings(max_length=48)
+    tokenizer, encoder = load_base(str(tiny_encoder), settings)
+    info = ModelInfo(labels=labels, encoding=settings, pooling="cls_marker", dropout=0.1,
+                     base_model=str(tiny_encoder), temperatures={task: 1.0 for task in labels})
+    return build_model(encoder, tokenizer, info), tokenizer
+
+
+def test_init_from_bundle_copies_encoder_and_heads_with_the_same_labels(tiny_bundle, tiny_encoder):
+    from training.trainer import start_from_bundle
+
+    trained, _ = load_bundle(tiny_bundle)
+    labels = {task: names for task, names in trained.info.labels.items() if task != "sentiment"}
+    labels["sentiment"] = list(reversed(trained.info.labels["sentiment"]))  # same size, other order
+    model, tokenizer = fresh_model(tiny_encoder, labels)
+    before = {name: weights.clone() for name, weights in model.state_dict().items()}
+
+    fresh = start_from_bundle(model, tokenizer, str(tiny_bundle))
+
+    assert fresh == ["heads.sentiment"]
+    for name, weights in model.state_dict().items():
+        expected = before[name] if name.startswith("heads.sentiment.") else trained.state_dict()[name]
+        assert torch.equal(weights, expected), name
+
+
+def test_init_from_a_missing_bundle_names_the_key(tmp_path, tiny_encoder, tiny_bundle):
+    from inference.errors import ConfigError
+    from training.trainer import start_from_bundle
+
+    trained, _ = load_bundle(tiny_bundle)
+    model, tokenizer = fresh_model(tiny_encoder, trained.info.labels)
+    with pytest.raises(ConfigError, match="model.init_from"):
+        start_from_bundle(model, tokenizer, str(tmp_path / "nowhere"))

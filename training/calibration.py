@@ -35,3 +35,16 @@ def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, bins: int
         if mask.any():
             ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
     return float(ece)
+
+
+def ece_noise_floor(probs: np.ndarray, bins: int = 15, resamples: int = 100, seed: int = 0) -> float:
+    """The mean ECE of a perfectly calibrated model with these confidences on this many pairs.
+
+    Labels are drawn from `probs` itself, so calibration is exact by construction; what the estimator
+    still reads is its small-sample bias. An ECE near this floor is as calibrated as the data can show.
+    """
+    rng = np.random.default_rng(seed)
+    cumulative = probs.cumsum(axis=1)
+    last = probs.shape[1] - 1
+    draws = (np.minimum((rng.random(len(probs))[:, None] > cumulative).sum(axis=1), last) for _ in range(resamples))
+    return float(np.mean([expected_calibration_error(probs, drawn, bins) for drawn in draws]))

@@ -227,7 +227,7 @@ def _summary_rows(metrics: dict) -> list[list]:
         for task, m in tasks.items():
             lo, hi = m["macro_f1_ci"]
             row = [name, task, m["n"], m["accuracy"], m["macro_f1"], f"{lo:.3f}-{hi:.3f}", m["macro_f1_polar"],
-                   m["ece"]]
+                   m["ece"], m["ece_floor"]]
             row.append(m["baseline"]["macro_f1"] if "baseline" in m else "-")
             if "compare" in m:
                 c = m["compare"]
@@ -238,7 +238,7 @@ def _summary_rows(metrics: dict) -> list[list]:
 
 
 SUMMARY_HEADER = ["set", "task", "n", "accuracy", "macro-F1", "95% CI", "macro-F1 (non-neutral)", "ECE",
-                  "baseline macro-F1"]
+                  "ECE if perfectly calibrated", "baseline macro-F1"]
 COMPARE_HEADER = ["other macro-F1", "difference [95% CI]"]
 
 

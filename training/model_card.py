@@ -28,9 +28,11 @@ def write_model_card(path: Path, info: ModelInfo, config: TrainConfig, metrics: 
         lines.append(f"| `{source['path']}` | {source['weight']} | {', '.join(source['tasks'])} | "
                      f"{source['n_pairs']} | {source['sha256']} |")
     if metrics.get("dev"):
-        lines += ["", "## Dev metrics", "", "| task | n | accuracy | macro-F1 | ECE |", "|---|---|---|---|---|"]
+        lines += ["", "## Dev metrics", "",
+                  "| task | n | accuracy | macro-F1 | ECE | ECE if perfectly calibrated |", "|---|---|---|---|---|---|"]
         for task, m in metrics["dev"].items():
-            lines.append(f"| {task} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['ece']:.3f} |")
+            lines.append(f"| {task} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['ece']:.3f} | "
+                         f"{m['ece_floor']:.3f} |")
     lines += ["", "## Versions", ""] + [f"- {k}: {v}" for k, v in info.versions.items()]
     lines += ["", "## Training config", "", "```yaml", dump_config(config).rstrip(), "```", ""]
     path.write_text("\n".join(lines), encoding="utf-8")

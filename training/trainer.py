@@ -22,12 +22,12 @@ from tqdm import tqdm
 from inference.batching import softmax
 from inference.config import TrainConfig, dump_config
 from inference.encoding import EncodingSettings, add_marker_tokens, encode_dyads, encode_pairs
-from inference.errors import ConfigError
+from inference.errors import BundleError, ConfigError
 from inference.labels import RELATION, TASKS, no_relation
-from inference.model import ActorStanceModel, ModelInfo, build_model, resolve_base_model, save_bundle
+from inference.model import ActorStanceModel, ModelInfo, build_model, load_bundle, resolve_base_model, save_bundle
 from inference.predict import Predictor, pad_batch
 
-from .calibration import expected_calibration_error, fit_temperature
+from .calibration import ece_noise_floor, expected_calibration_error, fit_temperature
 from .data import LabelledDyad, LabelledPair, derive_dyads, describe_source, read_source
 from .metrics import label_targets, task_metrics
 from .model_card import write_model_card
@@ -57,6 +57,28 @@ def load_base(base: str, settings: EncodingSettings):
     if add_marker_tokens(tokenizer, settings):
         encoder.resize_token_embeddings(len(tokenizer))
     return tokenizer, encoder
+
+
+def start_from_bundle(model: ActorStanceModel, tokenizer, bundle: str) -> list[str]:
+    """Copy a bundle's weights into `model` wherever names and shapes match; returns the parts left fresh.
+
+    Heads whose label lists differ from the bundle's (or that it lacks) keep their fresh initialisation.
+    """
+    try:
+        source, source_tokenizer = load_bundle(bundle)
+    except (OSError, BundleError) as err:
+        raise ConfigError(f"model.init_from: {bundle!r}: {err}") from None
+    if source_tokenizer.get_vocab() != tokenizer.get_vocab():
+        raise ConfigError(f"model.init_from: {bundle!r} has another vocabulary than model.base with these "
+                          "encoding settings; use the bundle's base model and marker_style")
+    relabelled = tuple(f"heads.{task}." for task in TASKS if source.info.labels.get(task) != model.info.labels[task])
+    if source.info.labels.get(RELATION) != model.info.labels.get(RELATION):
+        relabelled += ("relation_head.",)
+    own = model.state_dict()
+    matching = {name: weights for name, weights in source.state_dict().items()
+                if name in own and own[name].shape == weights.shape and not name.startswith(relabelled)}
+    model.load_state_dict(matching, strict=False)
+    return sorted({name.rsplit(".", 2)[0] for name in own if name not in matching})
 
 
 def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -219,6 +241,11 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
         base_model=config.model.base, temperatures={task: 1.0 for task in labels}, training_data=training_data,
     )
     model = build_model(encoder, tokenizer, info)
+    if config.model.init_from:
+        fresh = start_from_bundle(model, tokenizer, config.model.init_from)
+        if fresh:
+            print(f"note: model.init_from: not in the bundle (or shaped differently), trained from scratch: "
+                  f"{', '.join(fresh)}", file=sys.stderr)
     data = Batches(config, tokenizer, settings, labels, train_pairs, train_dyads)
     weights_by_class = class_weights(train_pairs, {t: labels[t] for t in TASKS}) if config.training.class_weighting \
         else None
@@ -283,7 +310,9 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
             if cfg.calibrate:
                 info.temperatures[task] = fit_temperature(logits, y)
                 dev_metrics[task]["temperature"] = info.temperatures[task]
-                dev_metrics[task]["ece"] = expected_calibration_error(softmax(logits / info.temperatures[task]), y)
+                calibrated = softmax(logits / info.temperatures[task])
+                dev_metrics[task]["ece"] = expected_calibration_error(calibrated, y)
+                dev_metrics[task]["ece_floor"] = ece_noise_floor(calibrated)
         metrics["dev"] = dev_metrics
     return write_bundle(model, tokenizer, config, metrics, log)
 
