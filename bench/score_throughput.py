@@ -1,7 +1,7 @@
 """End-to-end scoring throughput against a reference measured in the same run.
 
     python bench/score_throughput.py [--bundle DIR] [--pairs 5000] [--reference-pairs 600]
-                                     [--backends torch,onnx,onnx-int8]
+                                     [--backends torch,onnx,onnx-int8,openvino-int8]
 
 Corpus: the shipped corpus documents (data/corpus/documents), repeated and shuffled until they
 give at least --pairs (sentence, actor) pairs. Measured on it, in one process:
@@ -10,7 +10,7 @@ give at least --pairs (sentence, actor) pairs. Measured on it, in one process:
   with the default config (torch, `scoring.precision: auto`: bf16 where the CPU has native bf16)
 - actorstance model only: `Predictor.predict` on the same pairs
 - the same two for fp32 torch (when auto is not fp32) and every backend in --backends, with each
-  variant's label agreement with fp32 torch (and of onnx-int8 with onnx), the ONNX export done beforehand
+  variant's label agreement with fp32 torch (and of the int8 backends with onnx), the export done beforehand
 - time from process start to the output file for `actorstance score` on --first-row-docs documents,
   in a subprocess, per backend (the output appears when complete, so this is a small input)
 - the reference: `transformers.pipeline("text-classification")` called once per pair, on the same
@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--reference-pairs", type=int, default=600)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "runs/bench/throughput.json"))
-    parser.add_argument("--backends", default="torch,onnx,onnx-int8",
+    parser.add_argument("--backends", default="torch,onnx,onnx-int8,openvino-int8",
                         help="comma-separated scoring backends to compare (torch always runs)")
     parser.add_argument("--first-row-docs", type=int, default=10, help="documents of the start-to-first-row run")
     args = parser.parse_args()
@@ -148,9 +148,8 @@ def main() -> None:
     from inference.config import ScoreConfig
     from inference.encoding import encode_pairs, mark_actor
     from inference.io import read_rows
-    from inference.onnx_backend import OnnxPredictor
     from inference.predict import Predictor, resolve_precision
-    from inference.score import DocumentPairer, score
+    from inference.score import DocumentPairer, load_predictor, score
 
     torch.set_num_threads(args.threads)
     bundle = ensure_bundle(Path(args.bundle))
@@ -200,7 +199,7 @@ def main() -> None:
         if backend == "torch":  # precision only switches autocast: the loaded model serves every torch variant
             model = Predictor(predictor.model, predictor.tokenizer, threads=args.threads, precision=precision)
         else:
-            model = OnnxPredictor.from_bundle(bundle, quantized=backend == "onnx-int8", threads=args.threads)
+            model = load_predictor(config_for(name))
         started = time.perf_counter()
         model.predict(pairs)
         model_seconds = time.perf_counter() - started
@@ -215,7 +214,7 @@ def main() -> None:
             per_backend[name]["precision"] = model.precision
         if name != fp32_name:
             per_backend[name]["label_agreement_vs_torch_fp32"] = agreement(labels[name], labels[fp32_name])
-        if name == "onnx-int8" and "onnx" in labels:
+        if name.endswith("-int8") and "onnx" in labels:
             per_backend[name]["label_agreement_vs_onnx"] = agreement(labels[name], labels["onnx"])
     summary = summaries["torch"]
     small = work / "first_row.jsonl"

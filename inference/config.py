@@ -167,8 +167,8 @@ class ScoringConfig(Section):
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", title="torch backend: auto = bf16 where the hardware has native bf16 (AVX512-BF16, AMX, recent GPUs)"
     )
-    backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch", title="onnx backends are exported into the bundle at first use (or by `actorstance export`)"
+    backend: Literal["torch", "onnx", "onnx-int8", "openvino-int8"] = Field(
+        "torch", title="onnx and openvino backends are exported into the bundle at first use (`actorstance export`)"
     )
     engine: Literal["local", "ray"] = Field("local", title="local: this process; ray: Ray Data map_batches")
     relations: bool = Field(True, title="also write the directed relations table (when the bundle has a relation head)")

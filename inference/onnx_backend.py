@@ -311,9 +311,9 @@ def _agreement(probs: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -
     return result
 
 
-def export_onnx(bundle: str | Path, quantized: bool = False) -> Path:
-    """Export the bundle's model to `onnx/model.onnx` (and `onnx/model.int8.onnx` when quantized); returns
-    the path of the model asked for.
+def export_onnx(bundle: str | Path, quantized: bool = False, openvino: bool = False) -> Path:
+    """Export the bundle's model to `onnx/model.onnx`, and `onnx/model.int8.onnx` when quantized, and the
+    OpenVINO int8 model (inference.openvino_backend) when openvino; returns the path of the model asked for.
 
     The files are built in a temporary directory and moved into place only when the fp32 model matches
     torch, so a failed or interrupted export leaves the previous files as they were.
@@ -323,6 +323,14 @@ def export_onnx(bundle: str | Path, quantized: bool = False) -> Path:
     directory = Path(bundle)
     try:
         from .model import load_bundle
+        from .openvino_backend import (
+            CALIBRATION_PAIRS,
+            OPENVINO_FILE,
+            OPENVINO_INT8_SETTINGS,
+            OpenVinoPredictor,
+            _compile,
+            quantize_openvino,
+        )
         from .predict import Predictor
     except ImportError as err:
         raise BundleError(f"{directory} has no current ONNX model and exporting one needs torch ({err}); run "
@@ -331,17 +339,23 @@ def export_onnx(bundle: str | Path, quantized: bool = False) -> Path:
     info = model.info
     out = directory / ONNX_DIR
     out.mkdir(exist_ok=True)
-    samples, sources = _sample_pairs(directory)
+    samples, sources = _sample_pairs(directory, AGREEMENT_PAIRS + (CALIBRATION_PAIRS if openvino else 0))
+    # OpenVINO's int8 is calibrated on other pairs than those its agreement is measured on, where there are enough
+    samples, calibration = samples[:AGREEMENT_PAIRS], samples[AGREEMENT_PAIRS:] or samples
     with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as work:
         staged = {FP32_FILE: Path(work) / FP32_FILE}
         _export_fp32(model, tokenizer, staged[FP32_FILE])
         if quantized:
             staged[INT8_FILE] = Path(work) / INT8_FILE
             _quantize(staged[FP32_FILE], staged[INT8_FILE], model.encoder.config.num_hidden_layers)
-        torch_predictor = Predictor(model, tokenizer)
-        reference = torch_predictor.predict(samples)
         onnx_tokenizer = BundleTokenizer(directory)
         predictors = {name: OnnxPredictor(_session(path, None), onnx_tokenizer, info) for name, path in staged.items()}
+        if openvino:
+            staged[OPENVINO_FILE] = Path(work) / OPENVINO_FILE
+            quantize_openvino(Path(work) / f"unfused.{FP32_FILE}", staged[OPENVINO_FILE], tokenizer, info, calibration)
+            predictors[OPENVINO_FILE] = OpenVinoPredictor(_compile(staged[OPENVINO_FILE], None), onnx_tokenizer, info)
+        torch_predictor = Predictor(model, tokenizer)
+        reference = torch_predictor.predict(samples)
         probs = {name: predictor.predict(samples) for name, predictor in predictors.items()}
         fp32 = _agreement(probs[FP32_FILE], reference)
         if RELATION in info.labels:
@@ -352,6 +366,8 @@ def export_onnx(bundle: str | Path, quantized: bool = False) -> Path:
             raise BundleError(f"ONNX export of {directory} differs from the torch model by up to "
                               f"{fp32['max_abs_prob_diff']} in probability; keep scoring.backend torch for it")
         for name, path in staged.items():
+            if name == OPENVINO_FILE:  # its weights file goes first: the .xml is what marks the model present
+                os.replace(path.with_suffix(".bin"), (out / name).with_suffix(".bin"))
             os.replace(path, out / name)
 
     previous = _read_json(out / EXPORT_JSON)
@@ -361,9 +377,14 @@ def export_onnx(bundle: str | Path, quantized: bool = False) -> Path:
         files[INT8_FILE] = {"settings": INT8_SETTINGS,
                             "vs_fp32": _agreement(probs[INT8_FILE], probs[FP32_FILE]),
                             "vs_torch": _agreement(probs[INT8_FILE], reference)}
+    if openvino:
+        files[OPENVINO_FILE] = {"settings": OPENVINO_INT8_SETTINGS, "calibration_pairs": len(calibration),
+                                "vs_fp32": _agreement(probs[OPENVINO_FILE], probs[FP32_FILE]),
+                                "vs_torch": _agreement(probs[OPENVINO_FILE], reference)}
+    libraries = ("torch", "onnx", "onnxruntime") + (("openvino", "nncf") if openvino else ())
     write_json(out / EXPORT_JSON, {
         "model_id": info.model_id, "opset": OPSET, "outputs": output_names(info),
-        "versions": {name: metadata.version(name) for name in ("torch", "onnx", "onnxruntime")},
+        "versions": {**previous.get("versions", {}), **{name: metadata.version(name) for name in libraries}},
         "agreement_pairs": len(samples), "agreement_sources": sources or ["built-in examples"], "files": files,
     })
-    return out / (INT8_FILE if quantized else FP32_FILE)
+    return out / (OPENVINO_FILE if openvino else INT8_FILE if quantized else FP32_FILE)

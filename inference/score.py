@@ -227,6 +227,10 @@ def load_predictor(config: ScoreConfig):
 
         return Predictor.from_bundle(config.model, scoring.batch_size, scoring.threads, scoring.device,
                                      scoring.precision)
+    if scoring.backend == "openvino-int8":
+        from .openvino_backend import OpenVinoPredictor
+
+        return OpenVinoPredictor.from_bundle(config.model, batch_size=scoring.batch_size, threads=scoring.threads)
     from .onnx_backend import OnnxPredictor
 
     return OnnxPredictor.from_bundle(config.model, quantized=scoring.backend == "onnx-int8",

@@ -15,6 +15,7 @@ from inference.config import ScoreConfig
 from inference.encoding import DyadInput, EncodingSettings, PairInput, encode_pairs
 from inference.errors import BundleError
 from inference.onnx_backend import EXPORT_JSON, FP32_FILE, INT8_FILE, ONNX_DIR, BundleTokenizer, OnnxPredictor
+from inference.openvino_backend import OPENVINO_FILE, OpenVinoPredictor
 from inference.score import score
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,10 +43,11 @@ def corpus_pairs() -> list[PairInput]:
 
 @pytest.fixture(scope="module")
 def bundle(tiny_bundle, tmp_path_factory) -> Path:
-    """A copy of the tiny bundle with both ONNX files exported at first use."""
+    """A copy of the tiny bundle with both ONNX files and the OpenVINO int8 model exported at first use."""
     directory = tmp_path_factory.mktemp("onnx") / "bundle"
     shutil.copytree(tiny_bundle, directory)
     OnnxPredictor.from_bundle(directory, quantized=True)
+    OpenVinoPredictor.from_bundle(directory)
     return directory
 
 
@@ -104,6 +106,18 @@ def test_int8_gives_valid_probabilities(bundle):
         np.testing.assert_allclose(probs[task][:4], probs[task][4:8], atol=1e-2)
 
 
+def test_openvino_int8_is_recorded_and_close_to_fp32(bundle):
+    record = json.loads((bundle / ONNX_DIR / EXPORT_JSON).read_text())
+    assert {FP32_FILE, INT8_FILE, OPENVINO_FILE} <= set(record["files"])
+    assert record["files"][OPENVINO_FILE]["settings"]["model_type"] == "transformer"
+    assert (bundle / ONNX_DIR / OPENVINO_FILE).with_suffix(".bin").is_file()
+    fp32 = OnnxPredictor.from_bundle(bundle, batch_size=4).predict(PAIRS)
+    int8 = OpenVinoPredictor.from_bundle(bundle, batch_size=4).predict(PAIRS)
+    for task in ("stance", "sentiment"):
+        np.testing.assert_allclose(int8[task].sum(axis=1), 1, atol=1e-5)
+        np.testing.assert_allclose(int8[task], fp32[task], atol=0.05)
+
+
 @pytest.mark.parametrize("style", ["plain", "typed"])
 def test_tokenizer_adapter_gives_the_transformers_ids(bundle, style):
     from transformers import AutoTokenizer
@@ -123,7 +137,7 @@ def test_onnx_scoring_imports_neither_torch_nor_transformers(bundle, documents_f
 import sys
 from inference.config import ScoreConfig
 from inference.score import score
-for backend in ("onnx", "onnx-int8"):
+for backend in ("onnx", "onnx-int8", "openvino-int8"):
     score(ScoreConfig.model_validate({{"model": {str(bundle)!r}, "input": {{"path": {str(documents_file)!r}}},
         "output": {{"path": {str(tmp_path / "out.jsonl")!r}}}, "actors": {{"paths": [{str(actors_dir)!r}]}},
         "scoring": {{"backend": backend}}}}), show_progress=False)
@@ -135,13 +149,17 @@ print(sorted(name for name in ("torch", "transformers") if name in sys.modules))
     assert result.stdout.strip() == "[]"
 
 
-def test_damaged_onnx_file_is_a_clear_bundle_error(bundle, tmp_path):
+@pytest.mark.parametrize("backend", ["onnx-int8", "openvino-int8"])
+def test_damaged_onnx_file_is_a_clear_bundle_error(bundle, tmp_path, backend):
     damaged = tmp_path / "damaged"
     shutil.copytree(bundle, damaged)
-    path = damaged / ONNX_DIR / INT8_FILE
+    path = damaged / ONNX_DIR / (INT8_FILE if backend == "onnx-int8" else OPENVINO_FILE)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(BundleError) as err:
-        OnnxPredictor.from_bundle(damaged, quantized=True)
+        if backend == "onnx-int8":
+            OnnxPredictor.from_bundle(damaged, quantized=True)
+        else:
+            OpenVinoPredictor.from_bundle(damaged)
     message = str(err.value)
     assert "\n" not in message and str(path) in message
 
@@ -165,21 +183,22 @@ def test_stale_export_is_redone_by_the_cli(bundle, tmp_path):
     assert not is_current(stale, info, FP32_FILE)
 
 
-def test_int8_scoring_writes_the_rows_torch_writes(bundle, documents_file, actors_dir, tmp_path):
+@pytest.mark.parametrize("int8", ["onnx-int8", "openvino-int8"])
+def test_int8_scoring_writes_the_rows_torch_writes(bundle, documents_file, actors_dir, tmp_path, int8):
     rows, relations = {}, {}
-    for backend in ("torch", "onnx-int8"):
+    for backend in ("torch", int8):
         out = tmp_path / f"{backend}.jsonl"
         summary = score(scoring_config(bundle, documents_file, actors_dir, out, backend), show_progress=False)
         assert summary.pairs == 8
         rows[backend] = [json.loads(line) for line in open(out, encoding="utf-8")]
         relations[backend] = [json.loads(line) for line in open(tmp_path / f"{backend}.relations.jsonl")]
     dyad = ("doc_id", "sentence_index", "source_id", "target_id")
-    assert relations["torch"] and [[r[k] for k in dyad] for r in relations["onnx-int8"]] == [
+    assert relations["torch"] and [[r[k] for k in dyad] for r in relations[int8]] == [
         [r[k] for k in dyad] for r in relations["torch"]]
-    for row in relations["onnx-int8"]:
+    for row in relations[int8]:
         assert abs(sum(row["relation_probs"].values()) - 1) < 1e-5
-    assert len(rows["torch"]) == len(rows["onnx-int8"]) == 8
-    for expected, got in zip(rows["torch"], rows["onnx-int8"], strict=True):
+    assert len(rows["torch"]) == len(rows[int8]) == 8
+    for expected, got in zip(rows["torch"], rows[int8], strict=True):
         assert list(got) == list(expected)
         same = {k: v for k, v in got.items() if not k.startswith(("stance", "sentiment"))}
         assert same == {k: v for k, v in expected.items() if not k.startswith(("stance", "sentiment"))}

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = verbs.add_parser("export", help="export a model bundle to ONNX for the onnx scoring backends")
     export.add_argument("bundle", help="model bundle directory")
     export.add_argument("--int8", action="store_true", help="also write the int8 model (backend onnx-int8)")
+    export.add_argument("--openvino", action="store_true",
+                        help="also write the OpenVINO int8 model (backend openvino-int8; needs openvino and nncf)")
     report = verbs.add_parser("report", help="summarise a scored file: actors, periods, co-mentions")
     report.add_argument("scored", help="scored rows (.jsonl, .parquet or .csv)")
     report.add_argument("--out", help="report directory (default: next to the scored file)")
@@ -78,8 +80,8 @@ def run(argv: list[str]) -> int:
     elif args.verb == "export":
         from inference.onnx_backend import EXPORT_JSON, export_onnx
 
-        path = export_onnx(args.bundle, quantized=args.int8)
-        print(f"ONNX model written to {path}; label agreement with torch in {path.parent / EXPORT_JSON}")
+        path = export_onnx(args.bundle, quantized=args.int8, openvino=args.openvino)
+        print(f"model written to {path}; label agreement with torch in {path.parent / EXPORT_JSON}")
     elif args.verb == "report":
         from .summarise import report
 
