@@ -118,6 +118,21 @@ def test_openvino_int8_is_recorded_and_close_to_fp32(bundle):
         np.testing.assert_allclose(int8[task], fp32[task], atol=0.05)
 
 
+def test_openvino_int8_keeps_the_first_feed_forward_in_fp32(bundle):
+    import openvino as ov
+
+    from inference.openvino_backend import FIRST_FEED_FORWARD
+
+    model = ov.Core().read_model(str(bundle / ONNX_DIR / OPENVINO_FILE))
+    quantized_input = {op.get_friendly_name(): any(i.get_source_output().get_node().get_type_name() == "FakeQuantize"
+                                                   for i in op.inputs())
+                       for op in model.get_ops() if op.get_type_name() == "MatMul"}
+    first = [name for name in quantized_input if FIRST_FEED_FORWARD.search(name)]
+    second = [name for name in quantized_input if "layer.1/intermediate/dense/" in name]
+    assert len(first) == 2 and not any(quantized_input[name] for name in first)
+    assert second and all(quantized_input[name] for name in second)
+
+
 @pytest.mark.parametrize("style", ["plain", "typed"])
 def test_tokenizer_adapter_gives_the_transformers_ids(bundle, style):
     from transformers import AutoTokenizer
