@@ -40,8 +40,8 @@ OPENVINO_FILE = "model.int8.openvino.xml"  # its weights are the .bin of the sam
 CALIBRATION_PAIRS = 256
 CALIBRATION_BATCH = 8
 # The first layer's feed-forward matmuls stay fp32 (as in onnx-int8: their inputs carry the outlier channels).
-# Default model, OpenVINO 2026.4 / NNCF 3.4, 3,000 corpus training pairs, 2 threads, one run: label agreement with
-# fp32 ONNX and model-only pairs/s: everything int8 99.2% / 98.5%, 1228; layer 0's feed-forward fp32 (this)
+# Default model of corpus v6, OpenVINO 2026.4 / NNCF 3.4, 3,000 corpus training pairs, 2 threads, one run: labels
+# as fp32 ONNX and model-only pairs/s: everything int8 99.2% / 98.5%, 1228; layer 0's feed-forward fp32 (this)
 # 99.6% / 99.3%, 1000; all of layer 0 fp32 99.3% / 98.8%, 950; the heads fp32 and 512 calibration pairs
 # 99.1% / 98.7%, 1185; NNCF's performance preset (symmetric activations) 98.8% / 98.2%, 1232.
 FIRST_FEED_FORWARD = re.compile(r"layer\.0/(intermediate|output)/dense/")
