@@ -23,6 +23,7 @@ from inference.labels import RELATION, no_relation
 from inference.predict import Predictor
 
 from .baseline import baseline_from_bundle
+from .calibration import ece_noise_floor
 from .data import LabelledPair, derive_dyads, read_pairs
 from .html import Page, highlight
 from .metrics import bootstrap_samples, bootstrap_scores, interval, label_targets, task_metrics
@@ -79,8 +80,9 @@ def _samples(samples_cache: dict, n: int, config: EvaluateConfig) -> np.ndarray:
 
 
 def _scored(labels: list[str], targets: np.ndarray, p: np.ndarray, samples: np.ndarray) -> tuple[dict, dict]:
-    """Metrics with bootstrap intervals and the confusion matrix, and the bootstrap scores themselves."""
+    """Metrics with ECE noise floor, bootstrap intervals and the confusion matrix, and the bootstrap scores."""
     metrics = task_metrics(labels, targets, p)
+    metrics["ece_floor"] = ece_noise_floor(p)
     boot = bootstrap_scores(targets, p.argmax(axis=1), len(labels), samples)
     metrics["accuracy_ci"], metrics["macro_f1_ci"] = interval(boot["accuracy"]), interval(boot["macro_f1"])
     metrics["confusion_matrix"] = confusion_matrix(targets, p.argmax(axis=1),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from .calibration import ece_noise_floor, expected_calibration_error
+from .calibration import expected_calibration_error
 
 
 def task_metrics(labels: list[str], targets: np.ndarray, probs: np.ndarray) -> dict:
-    """n, accuracy, macro-F1, macro-F1 over non-neutral classes, per-class P/R/F1, ECE and its noise floor."""
+    """n, accuracy, macro-F1, macro-F1 over non-neutral classes, per-class P/R/F1, ECE."""
     predicted = probs.argmax(axis=1)
     indices = list(range(len(labels)))
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -27,7 +27,6 @@ def task_metrics(labels: list[str], targets: np.ndarray, probs: np.ndarray) -> d
             for i, name in enumerate(labels)
         },
         "ece": expected_calibration_error(probs, targets),
-        "ece_floor": ece_noise_floor(probs),
     }
 
 

@@ -310,9 +310,9 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
             if cfg.calibrate:
                 info.temperatures[task] = fit_temperature(logits, y)
                 dev_metrics[task]["temperature"] = info.temperatures[task]
-                calibrated = softmax(logits / info.temperatures[task])
-                dev_metrics[task]["ece"] = expected_calibration_error(calibrated, y)
-                dev_metrics[task]["ece_floor"] = ece_noise_floor(calibrated)
+            probs = softmax(logits / info.temperatures[task])
+            dev_metrics[task]["ece"] = expected_calibration_error(probs, y)
+            dev_metrics[task]["ece_floor"] = ece_noise_floor(probs)  # here, not per epoch: only the bundle reports it
         metrics["dev"] = dev_metrics
     return write_bundle(model, tokenizer, config, metrics, log)
 
