@@ -95,6 +95,10 @@ class TrainingConfig(Section):
     max_steps: int | None = Field(None, ge=1, title="stop after this many optimizer steps (smoke runs)")
     eval_batch_size: int = Field(64, ge=1)
     threads: int | None = Field(None, ge=1, title="torch CPU threads; default: all cores")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", title="forward passes under bf16 autocast (weights and optimizer stay fp32); auto = bf16 where the "
+        "hardware has native bf16"
+    )
     calibrate: bool = Field(True, title="fit a temperature per head on the dev set")
     relation_none_fraction: float = Field(
         0.5, gt=0, le=1, title="share of no-relation dyads drawn each epoch (weighted up by its inverse)"

@@ -158,3 +158,23 @@ def test_init_from_a_missing_bundle_names_the_key(tmp_path, tiny_encoder, tiny_b
     model, tokenizer = fresh_model(tiny_encoder, trained.info.labels)
     with pytest.raises(ConfigError, match="model.init_from"):
         start_from_bundle(model, tokenizer, str(tmp_path / "nowhere"))
+
+
+def test_bf16_training_keeps_fp32_weights_and_follows_the_fp32_loss(tmp_path, tiny_encoder, tiny_pairs):
+    from inference.config import TrainConfig
+    from training.trainer import train
+
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        config = TrainConfig.model_validate({
+            "output_dir": str(tmp_path / precision), "model": {"base": str(tiny_encoder)},
+            "encoding": {"max_length": 48}, "train": [{"path": str(tiny_pairs)}],
+            "training": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "precision": precision},
+        })
+        bundle = train(config, show_progress=False)
+        assert json.loads((bundle / "metrics.json").read_text())["precision"] == precision
+        model, _ = load_bundle(bundle)
+        assert {p.dtype for p in model.parameters()} == {torch.float32}
+        losses[precision] = [e["train_loss"] for e in map(json.loads, (bundle / "train_log.jsonl").open())]
+    assert losses["bf16"] != losses["fp32"]  # autocast really ran
+    np.testing.assert_allclose(losses["bf16"], losses["fp32"], rtol=0.05)
