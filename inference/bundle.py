@@ -64,12 +64,16 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def weights_fingerprint(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()[:12]
+    return digest.hexdigest()
+
+
+def weights_fingerprint(path: Path) -> str:
+    return file_sha256(path)[:12]
 
 
 def read_model_info(directory: str | Path, required: tuple[str, ...] = (WEIGHTS_NAME, ENCODER_CONFIG)) -> ModelInfo:

