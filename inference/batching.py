@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .calibration import calibrated
 from .encoding import DyadInput, PairInput, encode_dyads, encode_pairs
 from .labels import RELATION, actor_tasks
 
@@ -14,12 +15,6 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     """Indices grouped into batches of similar length, so padding stays small."""
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def pad_rows(rows: Sequence[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,11 +60,13 @@ class BatchedPredictor:
         """Raw relation logits for (source, target) dyads, in input order."""
         return self._batched(encode_dyads(self.tokenizer, dyads, self.info.encoding), [RELATION])[RELATION]
 
+    def calibrated(self, task: str, logits: np.ndarray) -> np.ndarray:
+        return calibrated(logits, self.info.temperatures.get(task, 1.0), self.info.confidence_maps.get(task))
+
     def predict(self, pairs: Sequence[PairInput]) -> dict[str, np.ndarray]:
         """Calibrated probabilities per task (rows sum to 1), in input order."""
-        return {task: softmax(logits / self.info.temperatures.get(task, 1.0))
-                for task, logits in self.logits(pairs).items()}
+        return {task: self.calibrated(task, logits) for task, logits in self.logits(pairs).items()}
 
     def predict_relations(self, dyads: Sequence[DyadInput]) -> np.ndarray:
         """Calibrated relation probabilities, in input order."""
-        return softmax(self.relation_logits(dyads) / self.info.temperatures.get(RELATION, 1.0))
+        return self.calibrated(RELATION, self.relation_logits(dyads))

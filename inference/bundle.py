@@ -5,7 +5,7 @@ A bundle is a directory with fixed file names:
 - `model.safetensors`: every weight (encoder and heads); loading never unpickles anything
 - `config.json`: the encoder architecture (so no base model is needed to load)
 - tokenizer files, with the marker tokens
-- `model.json`: label lists, encoding settings, pooling, temperatures, base model, versions
+- `model.json`: label lists, encoding settings, pooling, temperatures and confidence maps, base model, versions
 - written by training next to them: `train_config.yaml`, `metrics.json`, `train_log.jsonl`, `README.md`
 """
 
@@ -37,6 +37,7 @@ class ModelInfo:
     dropout: float = 0.1
     base_model: str = ""
     temperatures: dict[str, float] = field(default_factory=dict)
+    confidence_maps: dict[str, list[float]] = field(default_factory=dict)  # per head: beta map (a, b, m)
     training_data: list[dict] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     model_id: str = ""

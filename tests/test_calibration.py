@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from inference.batching import softmax
+from inference.calibration import softmax
 from training.calibration import ece_noise_floor, expected_calibration_error, fit_temperature
 
 

@@ -16,7 +16,7 @@ def write_model_card(path: Path, info: ModelInfo, config: TrainConfig, metrics: 
         + ", ".join(info.labels["sentiment"]) + ") for news sentences.",
         "",
         f"- base encoder: `{info.base_model}`; pooling `{info.pooling}`; encoding `{info.encoding.to_dict()}`",
-        f"- temperatures: {info.temperatures}",
+        f"- calibration: temperatures {info.temperatures}; top-label confidence maps (a, b, m) {info.confidence_maps}",
         f"- best epoch: {metrics.get('best_epoch')}; training time {metrics.get('train_seconds')} s",
         "",
         "## Training data",

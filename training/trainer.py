@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inference.batching import softmax
+from inference.calibration import softmax
 from inference.config import TrainConfig, dump_config
 from inference.encoding import EncodingSettings, add_marker_tokens, encode_dyads, encode_pairs
 from inference.errors import BundleError, ConfigError
@@ -27,7 +27,7 @@ from inference.labels import RELATION, TASKS, no_relation
 from inference.model import ActorStanceModel, ModelInfo, build_model, load_bundle, resolve_base_model, save_bundle
 from inference.predict import Predictor, pad_batch, resolve_precision
 
-from .calibration import ece_noise_floor, expected_calibration_error, fit_temperature
+from .calibration import cross_fitted_ece, ece_noise_floor, expected_calibration_error, fit_calibration
 from .data import LabelledDyad, LabelledPair, derive_dyads, describe_source, read_source
 from .encoders import SPLIT_ENCODERS
 from .metrics import label_targets, task_metrics
@@ -313,9 +313,13 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
         for task, (logits, y) in raw.items():
             dev_metrics[task]["ece_uncalibrated"] = expected_calibration_error(softmax(logits), y)
             if cfg.calibrate:
-                info.temperatures[task] = fit_temperature(logits, y)
-                dev_metrics[task]["temperature"] = info.temperatures[task]
-            probs = softmax(logits / info.temperatures[task])
+                temperature, confidence_map = fit_calibration(logits, y)
+                info.temperatures[task], info.confidence_maps[task] = temperature, confidence_map
+                dev_metrics[task].update(
+                    temperature=temperature, confidence_map=confidence_map,
+                    ece_temperature_only=expected_calibration_error(softmax(logits / temperature), y),
+                    ece_cross_fitted=cross_fitted_ece(logits, y) if len(y) >= 5 else None)
+            probs = predictor.calibrated(task, logits)
             dev_metrics[task]["ece"] = expected_calibration_error(probs, y)
             dev_metrics[task]["ece_floor"] = ece_noise_floor(probs)  # here, not per epoch: only the bundle reports it
         metrics["dev"] = dev_metrics
