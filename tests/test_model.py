@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from inference.calibration import calibrated
 from inference.encoding import PairInput
 from inference.errors import BundleError
 from inference.model import load_bundle
@@ -178,3 +179,21 @@ def test_bf16_training_keeps_fp32_weights_and_follows_the_fp32_loss(tmp_path, ti
         losses[precision] = [e["train_loss"] for e in map(json.loads, (bundle / "train_log.jsonl").open())]
     assert losses["bf16"] != losses["fp32"]  # autocast really ran
     np.testing.assert_allclose(losses["bf16"], losses["fp32"], rtol=0.05)
+
+
+def test_scoring_applies_the_bundles_confidence_maps(tiny_bundle, tmp_path):
+    bundle = tmp_path / "mapped"
+    shutil.copytree(tiny_bundle, bundle)
+    info = json.loads((bundle / "model.json").read_text())
+    info["temperatures"]["stance"], info["confidence_maps"] = 1.5, {"stance": [0.0, 0.0, -5.0]}
+    (bundle / "model.json").write_text(json.dumps(info))
+    predictor = Predictor.from_bundle(bundle)
+    logits = predictor.logits(PAIRS)
+    probs = predictor.predict(PAIRS)
+    np.testing.assert_allclose(probs["stance"], calibrated(logits["stance"], 1.5, [0.0, 0.0, -5.0]), rtol=1e-6)
+    # the map pulls every confidence down to the runner-up's: top and runner-up (nearly) tie, the label stays
+    ordered = np.sort(probs["stance"], axis=1)
+    np.testing.assert_allclose(ordered[:, -1], ordered[:, -2], rtol=1e-5)
+    assert (probs["stance"].argmax(axis=1) == logits["stance"].argmax(axis=1)).all()
+    np.testing.assert_allclose(probs["sentiment"], calibrated(logits["sentiment"], info["temperatures"]["sentiment"]),
+                               rtol=1e-6)
