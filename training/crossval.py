@@ -6,7 +6,7 @@
 Every pair of a sentence goes to the same fold (scikit-learn's GroupKFold over the sentence text),
 so no test sentence is seen in training with another actor marked. For fold k the model trains on
 the config's training sets plus the other folds; a tenth of those other folds' sentences is held
-out as the dev set that picks the best epoch and fits the temperatures, so fold k is used for
+out as the dev set that picks the best epoch and fits the calibration, so fold k is used for
 nothing but the score. Runs go to runs/crossval/NAME/fold-K (a fold whose scores exist is not
 trained again); the per-fold and mean ± std macro-F1 are printed and written to
 runs/crossval/NAME/results.json and results.md.
