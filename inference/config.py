@@ -99,7 +99,7 @@ class TrainingConfig(Section):
         "auto", title="forward passes under bf16 autocast (weights and optimizer stay fp32); auto = bf16 where the "
         "hardware has native bf16"
     )
-    calibrate: bool = Field(True, title="fit a temperature per head on the dev set")
+    calibrate: bool = Field(True, title="fit calibration (temperature, top-label confidence map) per head on dev")
     relation_none_fraction: float = Field(
         0.5, gt=0, le=1, title="share of no-relation dyads drawn each epoch (weighted up by its inverse)"
     )
