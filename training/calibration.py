@@ -84,11 +84,14 @@ def fit_calibration(logits: np.ndarray, targets: np.ndarray) -> tuple[float, lis
     return temperature, fit_confidence_map(logits, targets, temperature)
 
 
-def cross_fitted_ece(logits: np.ndarray, targets: np.ndarray, folds: int = 5, seed: int = 0) -> float:
+def cross_fitted_ece(logits: np.ndarray, targets: np.ndarray, folds: int = 5, seed: int = 0) -> float | None:
     """ECE of calibration fitted on the other folds of dev: what it is worth on pairs it never saw.
 
     The ECE of calibration fitted and measured on the same dev pairs flatters a flexible calibrator.
+    None where dev has fewer pairs than folds.
     """
+    if len(targets) < folds:
+        return None
     order = np.random.default_rng(seed).permutation(len(targets))
     probs = np.zeros(logits.shape, dtype=np.float64)
     for k in range(folds):

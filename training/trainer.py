@@ -318,7 +318,7 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
                 dev_metrics[task].update(
                     temperature=temperature, confidence_map=confidence_map,
                     ece_temperature_only=expected_calibration_error(softmax(logits / temperature), y),
-                    ece_cross_fitted=cross_fitted_ece(logits, y) if len(y) >= 5 else None)
+                    ece_cross_fitted=cross_fitted_ece(logits, y))
             probs = predictor.calibrated(task, logits)
             dev_metrics[task]["ece"] = expected_calibration_error(probs, y)
             dev_metrics[task]["ece_floor"] = ece_noise_floor(probs)  # here, not per epoch: only the bundle reports it
