@@ -55,6 +55,6 @@ def calibrated(logits: np.ndarray, temperature: float = 1.0, confidence_map: Seq
                ) -> np.ndarray:
     """Calibrated probabilities (rows sum to 1) from raw logits of one head, in the logits' dtype."""
     probs = softmax(np.asarray(logits, dtype=np.float64) / temperature)
-    if confidence_map and len(probs):
+    if confidence_map:
         probs = with_top_confidence(probs, beta_map(probs.max(axis=-1), confidence_map))
     return probs.astype(np.asarray(logits).dtype, copy=False)

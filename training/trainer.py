@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inference.calibration import softmax
+from inference.calibration import calibrated, softmax
 from inference.config import TrainConfig, dump_config
 from inference.encoding import EncodingSettings, add_marker_tokens, encode_dyads, encode_pairs
 from inference.errors import BundleError, ConfigError
@@ -317,7 +317,7 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
                 info.temperatures[task], info.confidence_maps[task] = temperature, confidence_map
                 dev_metrics[task].update(
                     temperature=temperature, confidence_map=confidence_map,
-                    ece_temperature_only=expected_calibration_error(softmax(logits / temperature), y),
+                    ece_temperature_only=expected_calibration_error(calibrated(logits, temperature), y),
                     ece_cross_fitted=cross_fitted_ece(logits, y))
             probs = predictor.calibrated(task, logits)
             dev_metrics[task]["ece"] = expected_calibration_error(probs, y)
